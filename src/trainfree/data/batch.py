@@ -20,7 +20,7 @@ class DataMode(str, Enum):
 
 @dataclass(frozen=True)
 class Batch:
-    """A mini-batch: ``inputs`` (B, C, H, W) or (B, F), integer ``targets`` (B,), ``num_classes``."""
+    """A mini-batch: ``inputs`` (B, C, H, W) or (B, F), ``targets`` (B,), ``num_classes``."""
 
     inputs: torch.Tensor
     targets: torch.Tensor

@@ -1,0 +1,134 @@
+"""Scoring many architectures with many proxies: store look-up, execution, ensembles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trainfree.errors import TrainfreeError
+from trainfree.proxies import PROXIES, get_proxy
+from trainfree.proxies.ensemble import Ensemble, parse_ensemble, rank_aggregate
+from trainfree.run.executors import LocalExecutor, Outcome, Task
+from trainfree.run.scoring import ScoreConfig, ScoreResult
+from trainfree.run.store import ResultStore
+from trainfree.spaces import get_space
+
+Progress = Callable[[Outcome], None]
+
+
+def resolve_proxies(names: str | Sequence[str]) -> list[str | Ensemble]:
+    """Parse ``"a,b,ensemble:c+d"`` or ``"all"`` into proxy names and ensembles."""
+    items = names.split(",") if isinstance(names, str) else list(names)
+    resolved: list[str | Ensemble] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        if item.lower() == "all":
+            resolved.extend(PROXIES.names())
+            continue
+        ensemble = parse_ensemble(item)
+        resolved.append(ensemble if ensemble is not None else get_proxy(item).name)
+    if not resolved:
+        raise TrainfreeError("no proxy given (use --proxy NAMES or --proxy all)")
+    return list(dict.fromkeys(resolved))
+
+
+def component_names(proxies: Sequence[str | Ensemble]) -> list[str]:
+    """Every single proxy that must be computed, ensembles expanded, in order."""
+    names: list[str] = []
+    for proxy in proxies:
+        names.extend(proxy.components if isinstance(proxy, Ensemble) else [proxy])
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class RunReport:
+    """The scores of a run (ensembles included) and the tasks that failed."""
+
+    results: list[ScoreResult] = field(default_factory=list)
+    failures: list[Outcome] = field(default_factory=list)
+
+    def values(self, proxy: str, archs: Sequence[str]) -> np.ndarray:
+        """Scores of ``proxy`` aligned with ``archs`` (NaN where missing or failed)."""
+        table = {r.arch: r.value for r in self.results if r.proxy == proxy}
+        return np.array([table.get(a, np.nan) for a in archs], dtype=float)
+
+    def seconds_per_arch(self, proxy: str | Ensemble) -> float:
+        names = proxy.components if isinstance(proxy, Ensemble) else [proxy]
+        chosen = [r for r in self.results if r.proxy in names]
+        archs = {r.arch for r in chosen}
+        return sum(r.seconds for r in chosen) / max(1, len(archs))
+
+
+def score_many(
+    space: str,
+    archs: Sequence[str],
+    proxies: Sequence[str | Ensemble],
+    config: ScoreConfig,
+    *,
+    store: ResultStore | None = None,
+    executor: object | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Score every (arch, proxy) pair, reading finished ones from ``store`` and writing new ones.
+
+    Ensembles are aggregated over ``archs`` once their components are known: an ensemble
+    score is a rank within this set of architectures, not an absolute value.
+    """
+    space_obj = get_space(space)
+    archs = list(dict.fromkeys(space_obj.canonical(a) for a in archs))
+    report = RunReport()
+    pending: list[Task] = []
+    for arch in archs:
+        for name in component_names(proxies):
+            spec = get_proxy(name)
+            stored = store.get(space, arch, name, config.resolve(spec)) if store else None
+            if stored is not None and stored.status == "ok":
+                report.results.append(stored.as_result())
+                if progress:
+                    progress(Outcome(Task(space, arch, name, config), None, None, 0.0))
+            else:
+                pending.append(Task(space, arch, name, config))
+    for outcome in (executor or LocalExecutor()).map_unordered(pending):
+        task = outcome.task
+        if outcome.result is not None:
+            report.results.append(outcome.result)
+            if store:
+                store.put(space, outcome.result, device=config.device)
+        else:
+            report.failures.append(outcome)
+            if store:
+                resolved = config.resolve(get_proxy(task.proxy))
+                store.put_failure(space, task.arch, task.proxy, resolved, outcome.error or "",
+                                  outcome.seconds)  # fmt: skip
+        if progress:
+            progress(outcome)
+    _aggregate_ensembles(report, archs, proxies)
+    return report
+
+
+def _aggregate_ensembles(
+    report: RunReport, archs: list[str], proxies: Sequence[str | Ensemble]
+) -> None:
+    for ensemble in (p for p in proxies if isinstance(p, Ensemble)):
+        columns = {name: report.values(name, archs) for name in ensemble.components}
+        complete = np.all([np.isfinite(v) for v in columns.values()], axis=0)
+        if not complete.any():
+            continue
+        kept = [a for a, ok in zip(archs, complete, strict=True) if ok]
+        aggregate = rank_aggregate(
+            {n: v[complete] for n, v in columns.items()},
+            {n: get_proxy(n).higher_is_better for n in ensemble.components},
+            method=ensemble.method,
+        )
+        seconds = {r.arch: 0.0 for r in report.results}
+        for r in report.results:
+            if r.proxy in ensemble.components:
+                seconds[r.arch] += r.seconds
+        config = next(r.config for r in report.results if r.proxy == ensemble.components[0])
+        report.results.extend(
+            ScoreResult(a, ensemble.name, float(v), 0.0, seconds[a], config)
+            for a, v in zip(kept, aggregate, strict=True)
+        )

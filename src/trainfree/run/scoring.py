@@ -1,0 +1,126 @@
+"""Scoring one architecture with one proxy: build, initialise, feed, repeat.
+
+Every score is a pure function of (space, architecture, proxy, data, init, seed): repeat ``r``
+uses seed ``seed + r`` both for the network's initialisation and for the batch it sees.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from trainfree.data import make_batch
+from trainfree.errors import TrainfreeError
+from trainfree.init import apply_init
+from trainfree.proxies import compute_proxy, get_proxy
+from trainfree.proxies.base import ProxySpec
+from trainfree.spaces import SearchSpace
+
+DEFAULT_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """What a score depends on besides the architecture and the proxy.
+
+    ``None`` means "the proxy's own default" (its paper's batch size, image size, init and
+    repeats); an explicit value overrides it for every proxy.
+    """
+
+    dataset: str = "cifar10"
+    data_dir: Path | None = None
+    batch_size: int | None = None
+    image_size: int | None = None
+    num_classes: int | None = None
+    seed: int = 0
+    repeats: int | None = None
+    init: str | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "image_size", "num_classes", "repeats"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise TrainfreeError(f"{name.replace('_', '-')} must be a positive integer")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise TrainfreeError("device 'cuda' requested but no CUDA device is available")
+
+    def resolve(self, spec: ProxySpec) -> ResolvedConfig:
+        """Fill the open settings with ``spec``'s defaults."""
+        return ResolvedConfig(
+            dataset=self.dataset,
+            batch_size=self.batch_size or spec.batch_size or DEFAULT_BATCH_SIZE,
+            image_size=self.image_size or spec.image_size,
+            num_classes=self.num_classes,
+            init=self.init or spec.default_init,
+            seed=self.seed,
+            repeats=self.repeats or spec.repeats,
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """The settings a stored score was computed with (its provenance)."""
+
+    dataset: str
+    batch_size: int
+    image_size: int | None
+    num_classes: int | None
+    init: str
+    seed: int
+    repeats: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """One (architecture, proxy) score: the mean over repeats, their spread and the cost."""
+
+    arch: str
+    proxy: str
+    value: float
+    std: float
+    seconds: float
+    config: ResolvedConfig
+    values: tuple[float, ...] = field(default=())
+
+    def as_json(self) -> dict:
+        return {"arch": self.arch, "proxy": self.proxy, "value": self.value,
+                "std": self.std, "seconds": self.seconds}  # fmt: skip
+
+
+def score_arch(space: SearchSpace, arch: str, proxy: str, config: ScoreConfig) -> ScoreResult:
+    """Score ``arch`` of ``space`` with the registered proxy ``proxy``."""
+    spec = get_proxy(proxy)
+    resolved = config.resolve(spec)
+    arch = space.canonical(arch)
+    device = torch.device(config.device)
+    start = time.perf_counter()
+    values = []
+    for repeat in range(resolved.repeats):
+        seed = resolved.seed + repeat
+        batch = make_batch(
+            resolved.dataset,
+            batch_size=resolved.batch_size,
+            seed=seed,
+            mode=spec.data_mode,
+            data_dir=config.data_dir,
+            image_size=resolved.image_size,
+            num_classes=resolved.num_classes,
+        ).to(device, spec.dtype)
+        torch.manual_seed(seed)
+        model = space.build(arch, num_classes=batch.num_classes, **spec.build_overrides)
+        apply_init(model, resolved.init).to(device=device, dtype=spec.dtype)
+        values.append(compute_proxy(spec, model, batch))
+    seconds = time.perf_counter() - start
+    std = statistics.pstdev(values) if len(values) > 1 else 0.0
+    return ScoreResult(arch, spec.name, math.fsum(values) / len(values), std, seconds,
+                       resolved, tuple(values))  # fmt: skip
+

@@ -1,0 +1,143 @@
+"""The SQLite result store: one row per (space, arch, proxy, data, init, seed, repeats).
+
+Rows are committed as each score finishes (WAL journal), so a killed run loses nothing already
+scored and a re-run skips what is present. Several processes may write one store.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainfree import __version__
+from trainfree.errors import TrainfreeError
+from trainfree.run.scoring import ResolvedConfig, ScoreResult
+
+KEY = ("space", "arch", "proxy", "dataset", "batch_size", "image_size", "num_classes", "init",
+       "seed", "repeats")  # fmt: skip
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS scores (
+    space TEXT NOT NULL, arch TEXT NOT NULL, proxy TEXT NOT NULL, dataset TEXT NOT NULL,
+    batch_size INTEGER NOT NULL, image_size INTEGER NOT NULL, num_classes INTEGER NOT NULL,
+    init TEXT NOT NULL, seed INTEGER NOT NULL, repeats INTEGER NOT NULL,
+    status TEXT NOT NULL, value REAL, std REAL, "values" TEXT, seconds REAL, error TEXT,
+    device TEXT, version TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY ({", ".join(KEY)})
+);
+CREATE TABLE IF NOT EXISTS events (
+    run TEXT NOT NULL, kind TEXT NOT NULL, step INTEGER NOT NULL, payload TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """A row of the store: a score or a failure record."""
+
+    space: str
+    arch: str
+    proxy: str
+    config: ResolvedConfig
+    status: str
+    value: float | None
+    std: float | None
+    seconds: float | None
+    error: str | None
+
+    def as_result(self) -> ScoreResult:
+        if self.status != "ok" or self.value is None:
+            raise TrainfreeError(f"{self.proxy} on {self.arch} failed: {self.error}")
+        return ScoreResult(self.arch, self.proxy, self.value, self.std or 0.0,
+                           self.seconds or 0.0, self.config)  # fmt: skip
+
+
+def _key(space: str, arch: str, proxy: str, config: ResolvedConfig) -> tuple:
+    # SQLite treats NULLs as distinct in primary keys, so "dataset default" is stored as 0.
+    return (space, arch, proxy, config.dataset, config.batch_size, config.image_size or 0,
+            config.num_classes or 0, config.init, config.seed, config.repeats)  # fmt: skip
+
+
+class ResultStore:
+    """A SQLite file of scores; ``ResultStore(":memory:")`` for a throw-away one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise TrainfreeError(f"cannot open result store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, space: str, arch: str, proxy: str, config: ResolvedConfig) -> StoredScore | None:
+        where = " AND ".join(f"{k} = ?" for k in KEY)
+        row = self._db.execute(
+            f"SELECT status, value, std, seconds, error FROM scores WHERE {where}",
+            _key(space, arch, proxy, config),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredScore(space, arch, proxy, config, *row)
+
+    def put(self, space: str, result: ScoreResult, *, device: str = "cpu") -> None:
+        """Record a finished score (replacing an earlier failure of the same key)."""
+        self._write(space, result.arch, result.proxy, result.config, "ok", result.value,
+                    result.std, json.dumps(list(result.values)), result.seconds, None, device)  # fmt: skip
+
+    def put_failure(
+        self, space: str, arch: str, proxy: str, config: ResolvedConfig, error: str, seconds: float
+    ) -> None:
+        """Record that (arch, proxy) failed, so a run can list failures and move on."""
+        self._write(space, arch, proxy, config, "failed", None, None, None, seconds, error, None)
+
+    def _write(self, space: str, arch: str, proxy: str, config: ResolvedConfig, *row: object) -> None:
+        columns = (*KEY, "status", "value", "std", '"values"', "seconds", "error", "device",
+                   "version", "created")  # fmt: skip
+        marks = ", ".join("?" * len(columns))
+        self._db.execute(
+            f"INSERT OR REPLACE INTO scores ({', '.join(columns)}) VALUES ({marks})",
+            (*_key(space, arch, proxy, config), *row, __version__, time.time()),
+        )
+
+    def rows(self, *, space: str | None = None, status: str | None = None) -> Iterator[dict]:
+        """All rows as dictionaries, optionally filtered."""
+        query, args = "SELECT * FROM scores", []
+        conditions = [(c, v) for c, v in (("space", space), ("status", status)) if v is not None]
+        if conditions:
+            query += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in conditions)
+            args = [v for _, v in conditions]
+        cursor = self._db.execute(query + " ORDER BY created", args)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def add_events(self, run: str, kind: str, payloads: Iterable[dict]) -> None:
+        """Append a run's trajectory (for example a search's history) for reports."""
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO events (run, kind, step, payload) VALUES (?, ?, ?, ?)",
+                [(run, kind, i, json.dumps(p)) for i, p in enumerate(payloads)],
+            )
+
+    def events(self, kind: str | None = None) -> Iterator[tuple[str, str, int, dict]]:
+        query = "SELECT run, kind, step, payload FROM events"
+        args: list = []
+        if kind is not None:
+            query, args = query + " WHERE kind = ?", [kind]
+        for run, k, step, payload in self._db.execute(query + " ORDER BY run, step", args):
+            yield run, k, step, json.loads(payload)

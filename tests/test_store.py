@@ -1,0 +1,49 @@
+"""The SQLite result store: keys, failures, events, provenance."""
+
+from __future__ import annotations
+
+from trainfree import __version__
+from trainfree.run.scoring import ResolvedConfig, ScoreResult
+from trainfree.run.store import ResultStore
+
+CONFIG = ResolvedConfig("cifar10", 64, None, None, "default", 0, 1)
+
+
+def _result(arch: str, value: float, config: ResolvedConfig = CONFIG) -> ScoreResult:
+    return ScoreResult(arch, "synflow", value, 0.0, 0.5, config, (value,))
+
+
+def test_put_get_roundtrip_and_provenance(tmp_path):
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.put("nb201", _result("a", 1.5))
+        got = store.get("nb201", "a", "synflow", CONFIG)
+        assert got is not None and got.value == 1.5 and got.status == "ok"
+        (row,) = store.rows()
+        assert row["version"] == __version__ and row["init"] == "default" and row["batch_size"] == 64
+
+
+def test_keys_separate_seeds_and_batch_sizes(tmp_path):
+    other = ResolvedConfig("cifar10", 64, None, None, "default", 1, 1)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.put("nb201", _result("a", 1.0))
+        store.put("nb201", _result("a", 2.0, other))
+        assert store.get("nb201", "a", "synflow", CONFIG).value == 1.0
+        assert store.get("nb201", "a", "synflow", other).value == 2.0
+        assert store.get("nb201", "b", "synflow", CONFIG) is None
+
+
+def test_failure_is_recorded_then_replaced_by_success(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with ResultStore(path) as store:
+        store.put_failure("nb201", "a", "synflow", CONFIG, "boom", 0.1)
+        assert store.get("nb201", "a", "synflow", CONFIG).status == "failed"
+    with ResultStore(path) as store:  # persisted across connections
+        assert [r["error"] for r in store.rows(status="failed")] == ["boom"]
+        store.put("nb201", _result("a", 3.0))
+        assert store.get("nb201", "a", "synflow", CONFIG).as_result().value == 3.0
+
+
+def test_events_keep_order(tmp_path):
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.add_events("run1", "search", [{"fitness": 1.0}, {"fitness": 2.0}])
+        assert [p["fitness"] for *_, p in store.events("search")] == [1.0, 2.0]
