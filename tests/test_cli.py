@@ -41,8 +41,18 @@ def test_spaces_and_proxies_json(capsys):
 
 
 def test_score_json_contract(capsys):
-    code, out, _ = _run(capsys, "score", "nb201", ARCH, "--proxy", "params,flops",
-                        "--dataset", "synthetic", "--json", "--quiet")  # fmt: skip
+    code, out, _ = _run(
+        capsys,
+        "score",
+        "nb201",
+        ARCH,
+        "--proxy",
+        "params,flops",
+        "--dataset",
+        "synthetic",
+        "--json",
+        "--quiet",
+    )
     assert code == 0
     results = json.loads(out)["results"]
     assert {(r["arch"], r["proxy"]) for r in results} == {(ARCH, "params"), (ARCH, "flops")}
@@ -52,14 +62,16 @@ def test_score_json_contract(capsys):
 
 
 def test_malformed_arch(capsys):
-    code, _, err = _run(capsys, "score", "nb201", "|conv9~0|", "--proxy", "params",
-                        "--dataset", "synthetic")  # fmt: skip
+    code, _, err = _run(
+        capsys, "score", "nb201", "|conv9~0|", "--proxy", "params", "--dataset", "synthetic"
+    )
     _one_line_error(code, err)
 
 
 def test_unknown_proxy(capsys):
-    code, _, err = _run(capsys, "score", "nb201", ARCH, "--proxy", "nosuchproxy",
-                        "--dataset", "synthetic")  # fmt: skip
+    code, _, err = _run(
+        capsys, "score", "nb201", ARCH, "--proxy", "nosuchproxy", "--dataset", "synthetic"
+    )
     _one_line_error(code, err, "nosuchproxy")
 
 
@@ -69,14 +81,16 @@ def test_unknown_space(capsys):
 
 
 def test_missing_data_folder(capsys, tmp_path):
-    code, _, err = _run(capsys, "score", "nb201", ARCH, "--proxy", "naswot",
-                        "--data-dir", str(tmp_path / "nowhere"))  # fmt: skip
+    code, _, err = _run(
+        capsys, "score", "nb201", ARCH, "--proxy", "naswot", "--data-dir", str(tmp_path / "nowhere")
+    )
     _one_line_error(code, err, "nowhere")
 
 
 def test_empty_data_folder(capsys, tmp_path):
-    code, _, err = _run(capsys, "score", "nb201", ARCH, "--proxy", "naswot",
-                        "--data-dir", str(tmp_path), "--quiet")  # fmt: skip
+    code, _, err = _run(
+        capsys, "score", "nb201", ARCH, "--proxy", "naswot", "--data-dir", str(tmp_path), "--quiet"
+    )
     _one_line_error(code, err, "CIFAR-10")
 
 
@@ -88,20 +102,45 @@ class _Evil:
 def test_malicious_pickle_is_refused(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
-                 "data_batch_5", "test_batch"]:  # fmt: skip
+    for name in [
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+    ]:
         (folder / name).write_bytes(pickle.dumps({"data": _Evil(), "labels": [0]}))
     proc = subprocess.run(
-        [sys.executable, "-m", "trainfree.cli", "score", "nb201", ARCH, "--proxy", "naswot",
-         "--data-dir", str(tmp_path), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "trainfree.cli",
+            "score",
+            "nb201",
+            ARCH,
+            "--proxy",
+            "naswot",
+            "--data-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert not (tmp_path / "pwned").exists()
     _one_line_error(proc.returncode, proc.stderr, "system")
 
 
-@pytest.mark.parametrize("args", [["score", "nb201", "--proxy", "params"],
-                                  ["score", "nb201", ARCH, "--sample", "3", "--proxy", "params"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "nb201", "--proxy", "params"],
+        ["score", "nb201", ARCH, "--sample", "3", "--proxy", "params"],
+    ],
+)
 def test_exactly_one_arch_source(capsys, args):
     code, _, err = _run(capsys, *args, "--dataset", "synthetic")
     _one_line_error(code, err, "exactly one")

@@ -19,7 +19,9 @@ def test_put_get_roundtrip_and_provenance(tmp_path):
         got = store.get("nb201", "a", "synflow", CONFIG)
         assert got is not None and got.value == 1.5 and got.status == "ok"
         (row,) = store.rows()
-        assert row["version"] == __version__ and row["init"] == "default" and row["batch_size"] == 64
+        assert (
+            row["version"] == __version__ and row["init"] == "default" and row["batch_size"] == 64
+        )
 
 
 def test_keys_separate_seeds_and_batch_sizes(tmp_path):

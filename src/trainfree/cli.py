@@ -40,6 +40,15 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True)
 
+
+def _mount_subcommands() -> None:
+    from trainfree.cli_mlp import mlp_app
+
+    app.add_typer(mlp_app, name="mlp")
+
+
+_mount_subcommands()
+
 Dataset = Annotated[str, typer.Option(help="cifar10|cifar100|imagenet16-120|synthetic")]
 DataDir = Annotated[
     Path | None, typer.Option(help="Dataset folder (default: $TRAINFREE_DATA).", show_default=False)
@@ -53,7 +62,9 @@ Device = Annotated[str, typer.Option(help="cpu or cuda.")]
 Init = Annotated[str | None, typer.Option(help="Initialisation scheme (default: each proxy's).")]
 Workers = Annotated[int, typer.Option(help="Worker processes (1 = in-process).")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="local or ray.")]
-RayAddress = Annotated[str | None, typer.Option(help="Join this Ray cluster (with --executor ray).")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Join this Ray cluster (with --executor ray).")
+]
 TimeLimit = Annotated[
     float | None, typer.Option(help="Seconds allowed per (architecture, proxy) with --workers > 1.")
 ]
@@ -66,9 +77,16 @@ Sample = Annotated[int | None, typer.Option("--sample", help="Score N sampled ar
 
 
 def _config(
-    dataset: str, data_dir: Path | None, batch_size: int | None, image_size: int | None,
-    num_classes: int | None, seed: int, repeats: int | None, init: str | None, device: str,
-) -> ScoreConfig:  # fmt: skip
+    dataset: str,
+    data_dir: Path | None,
+    batch_size: int | None,
+    image_size: int | None,
+    num_classes: int | None,
+    seed: int,
+    repeats: int | None,
+    init: str | None,
+    device: str,
+) -> ScoreConfig:
     from trainfree.data import default_data_dir, get_dataset_info
     from trainfree.init import INITS
 
@@ -78,15 +96,17 @@ def _config(
     data_dir = data_dir or default_data_dir()
     if data_dir is not None and not data_dir.is_dir() and dataset != "synthetic":
         raise TrainfreeError(f"data folder {data_dir} does not exist")
-    return ScoreConfig(dataset, data_dir, batch_size, image_size, num_classes, seed, repeats,
-                       init, device)  # fmt: skip
+    return ScoreConfig(
+        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+    )
 
 
 def _executor(name: str, workers: int, ray_address: str | None, time_limit: float | None):
     from trainfree.run import executors
 
-    return executors.make_executor(name, workers=workers, address=ray_address,
-                                   time_limit=time_limit)  # fmt: skip
+    return executors.make_executor(
+        name, workers=workers, address=ray_address, time_limit=time_limit
+    )
 
 
 def _read_archs(path: Path) -> list[str]:
@@ -113,18 +133,29 @@ def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[Outcome
     if quiet or total <= 1:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TaskProgressColumn(), _RateColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=stderr, transient=False) as bar:
         task = bar.add_task(label, total=total)
         yield lambda outcome: bar.advance(task)
 
 
 def _run(
-    space: str, archs: Sequence[str], proxy: str, config: ScoreConfig, store: Path | None,
-    executor: Any, quiet: bool,
-) -> tuple[list, RunReport]:  # fmt: skip
+    space: str,
+    archs: Sequence[str],
+    proxy: str,
+    config: ScoreConfig,
+    store: Path | None,
+    executor: Any,
+    quiet: bool,
+) -> tuple[list, RunReport]:
     proxies = resolve_proxies(proxy)
     from trainfree.run.runner import component_names
 
@@ -133,13 +164,16 @@ def _run(
     db = ResultStore(store) if store else None
     try:
         with _progress(total, "scoring", quiet) as progress:
-            report = score_many(space, archs, proxies, config, store=db, executor=executor,
-                                progress=progress)  # fmt: skip
+            report = score_many(
+                space, archs, proxies, config, store=db, executor=executor, progress=progress
+            )
     finally:
         if db:
             db.close()
     for failure in report.failures:
-        stderr.print(f"[red]failed[/red] {failure.task.proxy} on {failure.task.arch}: {failure.error}")
+        stderr.print(
+            f"[red]failed[/red] {failure.task.proxy} on {failure.task.arch}: {failure.error}"
+        )
     return proxies, report
 
 
@@ -152,15 +186,18 @@ def _check_data(proxies: list, config: ScoreConfig) -> None:
 
     real = {DataMode.LABELLED, DataMode.INPUTS}
     if any(get_proxy(name).data_mode in real for name in component_names(proxies)):
-        make_batch(config.dataset, batch_size=1, seed=0, mode=DataMode.LABELLED,
-                   data_dir=config.data_dir)  # fmt: skip
+        make_batch(
+            config.dataset, batch_size=1, seed=0, mode=DataMode.LABELLED, data_dir=config.data_dir
+        )
 
 
 @app.command()
 def spaces(as_json: AsJson = False) -> None:
     """List the search spaces."""
-    rows = [{"name": n, "size": get_space(n).size(), "description": get_space(n).describe()}
-            for n in SPACES.names()]  # fmt: skip
+    rows = [
+        {"name": n, "size": get_space(n).size(), "description": get_space(n).describe()}
+        for n in SPACES.names()
+    ]
     if as_json:
         print(json.dumps({"spaces": rows}))
         return
@@ -181,8 +218,13 @@ def proxies(as_json: AsJson = False) -> None:
         return
     table = Table("name", "higher is better", "data", "init", "paper")
     for row in rows:
-        table.add_row(row["name"], str(row["higher_is_better"]), row["data_mode"],
-                      row["default_init"], row["paper"])  # fmt: skip
+        table.add_row(
+            row["name"],
+            str(row["higher_is_better"]),
+            row["data_mode"],
+            row["default_init"],
+            row["paper"],
+        )
     Console().print(table)
 
 
@@ -215,14 +257,23 @@ def score(
     given = [bool(arch), archs is not None, sample is not None]
     if sum(given) != 1:
         raise TrainfreeError("give exactly one of: ARCH..., --archs FILE, --sample N")
-    chosen = list(arch or []) or (_read_archs(archs) if archs else space_obj.sample(sample, seed=seed))
-    config = _config(dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init,
-                     device)  # fmt: skip
+    chosen = list(arch or []) or (
+        _read_archs(archs) if archs else space_obj.sample(sample, seed=seed)
+    )
+    config = _config(
+        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+    )
     pool = _executor(executor, workers, ray_address, time_limit)
     _, report = _run(space, chosen, proxy, config, store, pool, quiet)
     if as_json:
-        print(json.dumps({"results": [r.as_json() for r in report.results],
-                          "failures": [_failure_json(f) for f in report.failures]}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "results": [r.as_json() for r in report.results],
+                    "failures": [_failure_json(f) for f in report.failures],
+                }
+            )
+        )
     else:
         table = Table("arch", "proxy", "value", "std", "seconds")
         for r in report.results:
@@ -262,7 +313,8 @@ def correlate(
     as_json: AsJson = False,
 ) -> None:
     """Correlate proxy scores with a benchmark's trained accuracy (or another score)."""
-    from trainfree.benchmarks import correlate as correlation, load_benchmark
+    from trainfree.benchmarks import correlate as correlation
+    from trainfree.benchmarks import load_benchmark
     from trainfree.proxies import get_proxy
 
     space_obj = get_space(space)
@@ -270,9 +322,14 @@ def correlate(
     truth_all = table.values(target)
     if (archs is None) == (sample is None):
         raise TrainfreeError("give exactly one of: --archs FILE, --sample N")
-    chosen = [space_obj.canonical(a) for a in _read_archs(archs)] if archs else table.sample(sample, seed=seed)
-    config = _config(dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init,
-                     device)  # fmt: skip
+    chosen = (
+        [space_obj.canonical(a) for a in _read_archs(archs)]
+        if archs
+        else table.sample(sample, seed=seed)
+    )
+    config = _config(
+        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+    )
     pool = _executor(executor, workers, ray_address, time_limit)
     proxies, report = _run(space, chosen, proxy, config, store, pool, quiet)
     truth = dict(zip(table.archs, truth_all, strict=True))
@@ -282,18 +339,27 @@ def correlate(
         name = p if isinstance(p, str) else p.name
         higher = get_proxy(name).higher_is_better if isinstance(p, str) else True
         stats = correlation(report.values(name, chosen), targets, higher_is_better=higher)
-        results[name] = {"spearman": stats["spearman"], "kendall": stats["kendall"],
-                         "top10pct_precision": stats["top10pct_precision"],
-                         "seconds_per_arch": report.seconds_per_arch(p), "n": stats["n"]}  # fmt: skip
+        results[name] = {
+            "spearman": stats["spearman"],
+            "kendall": stats["kendall"],
+            "top10pct_precision": stats["top10pct_precision"],
+            "seconds_per_arch": report.seconds_per_arch(p),
+            "n": stats["n"],
+        }
     document = {"space": space, "target": target, "n": len(chosen), "results": results}
     if as_json:
         print(json.dumps(document))
     else:
         out = Table("proxy", "spearman", "kendall", "top-10% precision", "s/arch", "n")
         for name, r in results.items():
-            out.add_row(name, f"{r['spearman']:.3f}", f"{r['kendall']:.3f}",
-                        f"{r['top10pct_precision']:.3f}", f"{r['seconds_per_arch']:.3f}",
-                        str(r["n"]))  # fmt: skip
+            out.add_row(
+                name,
+                f"{r['spearman']:.3f}",
+                f"{r['kendall']:.3f}",
+                f"{r['top10pct_precision']:.3f}",
+                f"{r['seconds_per_arch']:.3f}",
+                str(r["n"]),
+            )
         Console().print(out)
     if report.failures:
         raise typer.Exit(1)

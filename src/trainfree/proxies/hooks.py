@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 ModuleFilter = Callable[[str, nn.Module], bool]
+TensorSink = Callable[[str, torch.Tensor], None]
 
 
 def is_relu(name: str, module: nn.Module) -> bool:
@@ -21,15 +22,15 @@ def is_weighted(name: str, module: nn.Module) -> bool:
 
 
 @contextmanager
-def record_outputs(
-    model: nn.Module, select: ModuleFilter, *, inputs: bool = False
-) -> Iterator[list[tuple[str, torch.Tensor]]]:
-    """Record (module name, output) pairs, in call order, for every selected module.
+def call_on_outputs(
+    model: nn.Module, select: ModuleFilter, sink: TensorSink, *, inputs: bool = False
+) -> Iterator[None]:
+    """Call ``sink(module name, output)`` on every call of a selected module, in call order.
 
-    With ``inputs=True`` the module's first input is recorded instead of its output. Tuple
-    outputs contribute their first element. A module called twice appears twice.
+    With ``inputs=True`` the module's first input is passed instead of its output. Tuple
+    outputs contribute their first element. Use this instead of :func:`record_outputs` to
+    reduce each activation on the fly (for example into a kernel) without keeping it alive.
     """
-    records: list[tuple[str, torch.Tensor]] = []
 
     def make_hook(name: str):
         def hook(module: nn.Module, args: tuple, output: object) -> None:
@@ -37,7 +38,7 @@ def record_outputs(
             if isinstance(value, tuple | list):
                 value = value[0]
             if isinstance(value, torch.Tensor):
-                records.append((name, value))
+                sink(name, value)
 
         return hook
 
@@ -47,7 +48,21 @@ def record_outputs(
         if select(name, module)
     ]
     try:
-        yield records
+        yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def record_outputs(
+    model: nn.Module, select: ModuleFilter, *, inputs: bool = False
+) -> Iterator[list[tuple[str, torch.Tensor]]]:
+    """Record (module name, output) pairs, in call order, for every selected module.
+
+    With ``inputs=True`` the module's first input is recorded instead of its output. Tuple
+    outputs contribute their first element. A module called twice appears twice.
+    """
+    records: list[tuple[str, torch.Tensor]] = []
+    with call_on_outputs(model, select, lambda name, t: records.append((name, t)), inputs=inputs):
+        yield records

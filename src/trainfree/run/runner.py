@@ -101,8 +101,9 @@ def score_many(
             report.failures.append(outcome)
             if store:
                 resolved = config.resolve(get_proxy(task.proxy))
-                store.put_failure(space, task.arch, task.proxy, resolved, outcome.error or "",
-                                  outcome.seconds)  # fmt: skip
+                store.put_failure(
+                    space, task.arch, task.proxy, resolved, outcome.error or "", outcome.seconds
+                )
         if progress:
             progress(outcome)
     _aggregate_ensembles(report, archs, proxies)

@@ -92,8 +92,13 @@ class ScoreResult:
     values: tuple[float, ...] = field(default=())
 
     def as_json(self) -> dict:
-        return {"arch": self.arch, "proxy": self.proxy, "value": self.value,
-                "std": self.std, "seconds": self.seconds}  # fmt: skip
+        return {
+            "arch": self.arch,
+            "proxy": self.proxy,
+            "value": self.value,
+            "std": self.std,
+            "seconds": self.seconds,
+        }
 
 
 def score_arch(space: SearchSpace, arch: str, proxy: str, config: ScoreConfig) -> ScoreResult:
@@ -121,6 +126,6 @@ def score_arch(space: SearchSpace, arch: str, proxy: str, config: ScoreConfig) -
         values.append(compute_proxy(spec, model, batch))
     seconds = time.perf_counter() - start
     std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return ScoreResult(arch, spec.name, math.fsum(values) / len(values), std, seconds,
-                       resolved, tuple(values))  # fmt: skip
-
+    return ScoreResult(
+        arch, spec.name, math.fsum(values) / len(values), std, seconds, resolved, tuple(values)
+    )

@@ -17,8 +17,18 @@ from trainfree import __version__
 from trainfree.errors import TrainfreeError
 from trainfree.run.scoring import ResolvedConfig, ScoreResult
 
-KEY = ("space", "arch", "proxy", "dataset", "batch_size", "image_size", "num_classes", "init",
-       "seed", "repeats")  # fmt: skip
+KEY = (
+    "space",
+    "arch",
+    "proxy",
+    "dataset",
+    "batch_size",
+    "image_size",
+    "num_classes",
+    "init",
+    "seed",
+    "repeats",
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS scores (
@@ -52,14 +62,25 @@ class StoredScore:
     def as_result(self) -> ScoreResult:
         if self.status != "ok" or self.value is None:
             raise TrainfreeError(f"{self.proxy} on {self.arch} failed: {self.error}")
-        return ScoreResult(self.arch, self.proxy, self.value, self.std or 0.0,
-                           self.seconds or 0.0, self.config)  # fmt: skip
+        return ScoreResult(
+            self.arch, self.proxy, self.value, self.std or 0.0, self.seconds or 0.0, self.config
+        )
 
 
 def _key(space: str, arch: str, proxy: str, config: ResolvedConfig) -> tuple:
     # SQLite treats NULLs as distinct in primary keys, so "dataset default" is stored as 0.
-    return (space, arch, proxy, config.dataset, config.batch_size, config.image_size or 0,
-            config.num_classes or 0, config.init, config.seed, config.repeats)  # fmt: skip
+    return (
+        space,
+        arch,
+        proxy,
+        config.dataset,
+        config.batch_size,
+        config.image_size or 0,
+        config.num_classes or 0,
+        config.init,
+        config.seed,
+        config.repeats,
+    )
 
 
 class ResultStore:
@@ -96,8 +117,19 @@ class ResultStore:
 
     def put(self, space: str, result: ScoreResult, *, device: str = "cpu") -> None:
         """Record a finished score (replacing an earlier failure of the same key)."""
-        self._write(space, result.arch, result.proxy, result.config, "ok", result.value,
-                    result.std, json.dumps(list(result.values)), result.seconds, None, device)  # fmt: skip
+        self._write(
+            space,
+            result.arch,
+            result.proxy,
+            result.config,
+            "ok",
+            result.value,
+            result.std,
+            json.dumps(list(result.values)),
+            result.seconds,
+            None,
+            device,
+        )
 
     def put_failure(
         self, space: str, arch: str, proxy: str, config: ResolvedConfig, error: str, seconds: float
@@ -105,9 +137,21 @@ class ResultStore:
         """Record that (arch, proxy) failed, so a run can list failures and move on."""
         self._write(space, arch, proxy, config, "failed", None, None, None, seconds, error, None)
 
-    def _write(self, space: str, arch: str, proxy: str, config: ResolvedConfig, *row: object) -> None:
-        columns = (*KEY, "status", "value", "std", '"values"', "seconds", "error", "device",
-                   "version", "created")  # fmt: skip
+    def _write(
+        self, space: str, arch: str, proxy: str, config: ResolvedConfig, *row: object
+    ) -> None:
+        columns = (
+            *KEY,
+            "status",
+            "value",
+            "std",
+            '"values"',
+            "seconds",
+            "error",
+            "device",
+            "version",
+            "created",
+        )
         marks = ", ".join("?" * len(columns))
         self._db.execute(
             f"INSERT OR REPLACE INTO scores ({', '.join(columns)}) VALUES ({marks})",

@@ -43,7 +43,9 @@ class SearchSpace(ABC):
         """All architectures one mutation away from ``arch``."""
 
     @abstractmethod
-    def build(self, arch: str, *, num_classes: int = 10, in_channels: int = 3, **kwargs) -> nn.Module:
+    def build(
+        self, arch: str, *, num_classes: int = 10, in_channels: int = 3, **kwargs
+    ) -> nn.Module:
         """Build the untrained PyTorch network of ``arch`` (PyTorch default initialisation)."""
 
     def size(self) -> int | None:

@@ -1,0 +1,164 @@
+"""Per-sample gradients and Jacobians with ``torch.func``, and small shared helpers.
+
+Two ways to get one gradient row per sample, both without a Python loop over samples:
+
+* :func:`per_sample_grads` (``vmap(grad)``): each sample goes through the network *alone*, so
+  in train mode every BatchNorm normalises a sample with its own statistics (a BatchNorm1d
+  cannot: PyTorch refuses one value per channel). With ``coupled=True`` it instead returns the
+  rows of :func:`output_jacobian` for the per-sample losses of one whole-batch forward.
+* :func:`output_jacobian` (``jacrev``, i.e. one forward of the whole batch and a ``vmap`` of
+  vector-Jacobian products over the one-hot cotangents): row ``i`` is the gradient of a
+  per-sample reduction of the batch output (default: the sum of sample ``i``'s logits). In
+  train mode BatchNorm couples the samples exactly as TE-NAS's loop of ``B`` backward passes
+  over one forward does (``VITA-Group/TENAS`` ``lib/procedures/ntk.py``).
+
+BatchNorm buffers: inside both functions every train-mode BatchNorm temporarily stops tracking
+running statistics (:func:`frozen_batchnorm_stats`), so batch statistics are used as usual but
+``running_mean``/``running_var``/``num_batches_tracked`` are neither read nor updated (an
+in-place update under ``vmap`` is impossible, and a proxy should not mutate the model). Eval-mode
+BatchNorms use their running statistics unchanged.
+
+``chunk_size`` bounds memory: at most that many samples (``per_sample_grads``) or cotangents
+(``output_jacobian``, each costing one backward of the whole batch) are vectorised at once;
+``None`` vectorises all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, jacrev, vmap
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from trainfree.errors import TrainfreeError
+
+ParamFilter = str | Callable[[str], bool] | None
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Reduce = str | Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def frozen_batchnorm_stats(model: nn.Module) -> Iterator[None]:
+    """Train-mode BatchNorms use batch statistics without touching their running buffers."""
+    switched = [
+        m
+        for m in model.modules()
+        if isinstance(m, _BatchNorm) and m.training and m.track_running_stats
+    ]
+    for module in switched:
+        module.track_running_stats = False
+    try:
+        yield
+    finally:
+        for module in switched:
+            module.track_running_stats = True
+
+
+def select_params(model: nn.Module, params: ParamFilter = None) -> dict[str, torch.Tensor]:
+    """Detached trainable parameters whose name passes ``params``.
+
+    ``params`` is ``None`` (all), a substring the name must contain (TE-NAS: ``"weight"``) or a
+    predicate on the name. Raises when nothing is selected.
+    """
+    if params is None:
+        keep: Callable[[str], bool] = lambda name: True  # noqa: E731
+    elif isinstance(params, str):
+        keep = lambda name: params in name  # noqa: E731
+    else:
+        keep = params
+    selected = {
+        name: p.detach() for name, p in model.named_parameters() if p.requires_grad and keep(name)
+    }
+    if not selected:
+        raise TrainfreeError("no trainable parameter of the model matches the parameter filter")
+    return selected
+
+
+def _constants(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer, detached: the results carry no autograd graph."""
+    state = {name: t.detach() for name, t in model.named_parameters()}
+    state.update({name: t.detach() for name, t in model.named_buffers()})
+    return state
+
+
+def _flatten_rows(grads: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+    return torch.cat([g.reshape(batch_size, -1) for g in grads.values()], dim=1)
+
+
+def per_sample_grads(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: LossFn,
+    *,
+    params: ParamFilter = None,
+    chunk_size: int | None = None,
+    coupled: bool = False,
+) -> torch.Tensor:
+    """Gradients ``(B, P)`` of each sample's loss w.r.t. the selected parameters.
+
+    ``loss_fn(logits, targets)`` returns one loss per row (``reduction="none"``). Columns follow
+    ``model.named_parameters()`` order, each tensor flattened. ``coupled=True``: one forward of
+    the whole batch (see the module docstring).
+    """
+    if coupled:
+        return output_jacobian(
+            model,
+            inputs,
+            reduce=lambda logits: loss_fn(logits, targets),
+            params_filter=params,
+            chunk_size=chunk_size,
+        )
+    selected = select_params(model, params)
+    constants = _constants(model)
+
+    def sample_loss(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = functional_call(model, {**constants, **p}, (x.unsqueeze(0),))
+        return loss_fn(logits, y.unsqueeze(0)).sum()
+
+    per_sample = vmap(grad(sample_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)
+    with frozen_batchnorm_stats(model):
+        grads = per_sample(selected, inputs, targets)
+    return _flatten_rows(grads, inputs.shape[0])
+
+
+def output_jacobian(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    *,
+    reduce: Reduce = "sum",
+    params_filter: ParamFilter = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Row ``i``: gradient of ``reduce(model(inputs))[i]`` w.r.t. the selected parameters.
+
+    ``reduce="sum"`` sums each sample's logits (TE-NAS's NTK); a callable maps the ``(B, K)``
+    output of one whole-batch forward to ``(B,)``. Returns ``(B, P)``.
+    """
+    if reduce == "sum":
+        reduce = lambda out: out.flatten(1).sum(1)  # noqa: E731
+    elif isinstance(reduce, str):
+        raise TrainfreeError(f"unknown reduction {reduce!r} (known: 'sum' or a callable)")
+    selected = select_params(model, params_filter)
+    constants = _constants(model)
+
+    def rows(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return reduce(functional_call(model, {**constants, **p}, (inputs,)))
+
+    with frozen_batchnorm_stats(model):
+        jac = jacrev(rows, chunk_size=chunk_size)(selected)
+    return _flatten_rows(jac, inputs.shape[0])
+
+
+def make_generator(seed: int | None) -> torch.Generator:
+    """A CPU generator seeded with ``seed``, or with a draw from the global torch RNG.
+
+    ``seed=None`` keeps a proxy reproducible under the harness, which seeds the global RNG
+    before building the network (``torch.manual_seed(seed + repeat)``).
+    """
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)))
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,140 @@
+"""Fitness functions for black-box searches: memoised, higher is better.
+
+:class:`Fitness` turns zero-cost proxies into a search objective. With one proxy the fitness is its
+value, sign-flipped when lower is better. With several proxies (a list, or an ensemble name such as
+those :func:`trainfree.proxies.ensemble.parse_ensemble` accepts) the fitness is the rank-aggregated
+score of the architecture among **all architectures evaluated so far** (AZ-NAS-style aggregation,
+Lee & Ham, CVPR 2024): it is relative to the search history and can change as the history grows,
+so searches compare candidates through :meth:`CachedFitness.values`, which recomputes it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from trainfree.errors import NonFiniteScoreError
+from trainfree.proxies import get_proxy
+from trainfree.proxies.ensemble import Ensemble, parse_ensemble
+from trainfree.run.scoring import ScoreConfig, score_arch
+from trainfree.spaces import SearchSpace
+
+
+class CachedFitness(ABC):
+    """A memoised fitness over canonical architecture strings.
+
+    ``evaluations`` counts distinct architectures scored, ``seconds`` the time spent scoring them.
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.evaluations = 0
+        self.seconds = 0.0
+        self._records: dict[str, object] = {}
+
+    @abstractmethod
+    def _evaluate(self, arch: str) -> object:
+        """Score a new canonical ``arch``; the record is kept for :meth:`values`."""
+
+    @abstractmethod
+    def values(self, archs: Sequence[str]) -> list[float]:
+        """Current fitness of already evaluated canonical ``archs``."""
+
+    def __call__(self, arch: str) -> float:
+        arch = self.space.canonical(arch)
+        if arch not in self._records:
+            start = time.perf_counter()
+            self._records[arch] = self._evaluate(arch)
+            self.seconds += time.perf_counter() - start
+            self.evaluations += 1
+        return self.values([arch])[0]
+
+    def evaluated(self) -> list[str]:
+        """Every architecture scored so far, in order."""
+        return list(self._records)
+
+
+class FunctionFitness(CachedFitness):
+    """Wrap a plain ``fn(arch) -> float`` (higher is better), e.g. a benchmark lookup."""
+
+    def __init__(self, space: SearchSpace, fn: Callable[[str], float]) -> None:
+        super().__init__(space)
+        self.fn = fn
+
+    def _evaluate(self, arch: str) -> float:
+        value = float(self.fn(arch))
+        if not math.isfinite(value):
+            raise NonFiniteScoreError(f"fitness of {arch!r} is not finite ({value})")
+        return value
+
+    def values(self, archs: Sequence[str]) -> list[float]:
+        return [self._records[a] for a in archs]
+
+
+def _resolve(proxies: str | Sequence[str], method: str | None) -> Ensemble | str:
+    """One proxy name, or the :class:`Ensemble` of an ensemble name or of a list of names."""
+    if isinstance(proxies, str):
+        ensemble = parse_ensemble(proxies)
+        if ensemble is None:
+            return get_proxy(proxies).name
+    elif len(proxies) == 1:
+        return get_proxy(proxies[0]).name
+    else:
+        names = tuple(p.strip().lower() for p in proxies)
+        ensemble = Ensemble("ensemble:" + "+".join(names), names)
+    if method is not None:
+        ensemble = replace(ensemble, method=method)
+    return ensemble.validate()
+
+
+class Fitness(CachedFitness):
+    """Zero-cost proxy fitness of architectures of ``space`` (higher is better).
+
+    ``proxies`` is a proxy name, an ensemble name (``ensemble[azlog]:a+b``, ``tenas``) or a list
+    of proxy names (an ensemble with ``method``, default ``mean_rank``); ``method`` overrides an
+    ensemble's rank method. Component values are cached per architecture. One proxy: its value,
+    negated when the proxy's ``higher_is_better`` is False. An ensemble: its rank aggregate
+    (:func:`~trainfree.proxies.ensemble.rank_aggregate`) over every architecture evaluated so
+    far, so an architecture's fitness is relative to the history (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        proxies: str | Sequence[str],
+        config: ScoreConfig,
+        *,
+        method: str | None = None,
+    ) -> None:
+        super().__init__(space)
+        self.objective = _resolve(proxies, method)
+        self.config = config
+        ensemble = isinstance(self.objective, Ensemble)
+        self.proxies = list(self.objective.components) if ensemble else [self.objective]
+
+    def _evaluate(self, arch: str) -> dict[str, float]:
+        return {p: score_arch(self.space, arch, p, self.config).value for p in self.proxies}
+
+    def components(self, arch: str) -> dict[str, float]:
+        """The cached raw proxy values of an evaluated architecture."""
+        return dict(self._records[self.space.canonical(arch)])
+
+    def values(self, archs: Sequence[str]) -> list[float]:
+        if not isinstance(self.objective, Ensemble):
+            sign = 1.0 if get_proxy(self.objective).higher_is_better else -1.0
+            return [sign * self._records[a][self.objective] for a in archs]
+        history = list(self._records)
+        scores = {p: [self._records[a][p] for a in history] for p in self.proxies}
+        aggregate = self.objective.aggregate(scores)
+        position = {a: i for i, a in enumerate(history)}
+        return [float(aggregate[position[a]]) for a in archs]
+
+
+def as_fitness(
+    space: SearchSpace, fitness: CachedFitness | Callable[[str], float]
+) -> CachedFitness:
+    """Use ``fitness`` as is, or wrap a plain callable in :class:`FunctionFitness`."""
+    return fitness if isinstance(fitness, CachedFitness) else FunctionFitness(space, fitness)

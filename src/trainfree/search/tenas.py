@@ -1,0 +1,298 @@
+"""TE-NAS pruning-based search (Chen, Gong & Wang, "Neural Architecture Search on ImageNet in Four
+GPU Hours: A Theoretically Inspired Perspective", ICLR 2021), following specs/methods.md 1.3-1.4
+and the official ``prune_tenas.py``.
+
+1. All alphas are 0 and ``none`` is pruned on every edge; the mixture is the softmax over the
+   active ops, i.e. their plain average.
+2. Each round, every active op on an edge with at least two active ops is a candidate. For each of
+   ``repeat`` repeats the NTK supernet is re-initialised (Kaiming normal, fan_out, "for backward")
+   and the thin linear-region supernet too (Kaiming normal, fan_in, "for forward"), a new batch and
+   new patches are drawn, and for each candidate the relative changes
+   ``Δκ = (κ(α) - κ(α'))/κ(α)`` and ``ΔR = (R(α) - R(α'))/R(α)`` of removing it are measured
+   with the same weights and data (here the *same* draw also serves all candidates of a repeat,
+   common random numbers; the official code redraws per candidate). Each is rounded to
+   ``precision`` decimals and averaged over the repeats.
+3. Candidates are dense-ranked by Δκ descending and ΔR ascending; on every edge the
+   ``prune_number`` ops with the lowest rank sum are pruned (at most all but one).
+4. DARTS only: then, node by node, the incoming edges are ranked the same way (removing an edge
+   is the candidate) and all but the best two pruned.
+
+Unlike the official launcher (spec 1.1), the Kaiming initialisations are really applied. The
+supernets are those of spec 1.4: NB201 NTK on C=3, N=1 with stem, linear regions on C=1, N=1
+without stem, first cell only; DARTS both with C=1, two cells (normal, reduction), stem multiplier
+1, the thin one without stem; cell BatchNorms affine, as in the official configs. Linear regions
+are counted on ``lr_batches`` x ``lr_samples`` random single-channel 3x3 crops of ``lr_samples``
+real images (:func:`trainfree.proxies.tenas.tenas_lr`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainfree.data import DataMode, make_batch
+from trainfree.data.batch import Batch
+from trainfree.errors import TrainfreeError
+from trainfree.init import apply_init
+from trainfree.proxies.tenas import tenas_lr, tenas_ntk
+from trainfree.search.base import SearchResult
+from trainfree.search.supernet import (
+    PruningSpace,
+    cell_masks,
+    describe_masks,
+    pruning_space,
+    set_alphas,
+    set_masks,
+    single_choice,
+)
+from trainfree.spaces import SearchSpace
+
+# (cell type, edge, op or None for the whole edge)
+Candidate = tuple[int, int, int | None]
+
+
+@dataclass(frozen=True)
+class TenasDefaults:
+    """Per-space defaults of the official launcher (spec 1.1, 1.3, 1.4)."""
+
+    batch_size: int
+    prune_number: int
+    ntk_supernet: Mapping[str, Any]
+    lr_supernet: Mapping[str, Any]
+
+
+DEFAULTS: dict[str, TenasDefaults] = {
+    "nb201": TenasDefaults(
+        batch_size=72,
+        prune_number=1,
+        ntk_supernet={"C": 3, "N": 1, "stem": True, "affine": True},
+        lr_supernet={"C": 1, "N": 1, "stem": False, "in_channels": 1, "depth": 1, "affine": True},
+    ),
+    "darts": TenasDefaults(
+        batch_size=14,
+        prune_number=3,
+        ntk_supernet={"C": 1, "layers": 2, "stem_multiplier": 1, "affine": True},
+        lr_supernet={
+            "C": 1,
+            "layers": 2,
+            "stem_multiplier": 1,
+            "stem": False,
+            "in_channels": 1,
+            "affine": True,
+        },
+    ),
+}
+
+
+def dense_rank(values: np.ndarray, *, descending: bool) -> np.ndarray:
+    """Dense ranks from 0 (ties share a rank, the next distinct value gets the next integer)."""
+    keyed = np.round(np.asarray(values, dtype=float), 12)
+    _, inverse = np.unique(-keyed if descending else keyed, return_inverse=True)
+    return inverse
+
+
+def rank_sum(ntk_delta: np.ndarray, lr_delta: np.ndarray) -> np.ndarray:
+    """TE-NAS importance: dense rank of Δκ (descending) + dense rank of ΔR (ascending).
+    The lowest sum is the most attractive to prune."""
+    return dense_rank(ntk_delta, descending=True) + dense_rank(lr_delta, descending=False)
+
+
+def _removed(masks: Sequence[torch.Tensor], cand: Candidate) -> list[torch.Tensor]:
+    out = [m.clone() for m in masks]
+    cell, edge, op = cand
+    if op is None:
+        out[cell][edge] = False
+    else:
+        out[cell][edge, op] = False
+    return out
+
+
+class _Indicators:
+    """The two supernets, their data and the Δκ / ΔR measurements of candidate removals."""
+
+    def __init__(
+        self,
+        spec: PruningSpace,
+        *,
+        dataset: str,
+        data_dir: Path | None,
+        batch_size: int,
+        num_classes: int | None,
+        image_size: int | None,
+        repeat: int,
+        precision: int,
+        lr_samples: int,
+        lr_batches: int,
+        ntk_supernet: Mapping[str, Any],
+        lr_supernet: Mapping[str, Any],
+        seed: int,
+        device: str,
+    ) -> None:
+        self.data = {
+            "dataset": dataset,
+            "data_dir": data_dir,
+            "num_classes": num_classes,
+            "image_size": image_size,
+        }
+        self.batch_size, self.repeat, self.precision = batch_size, repeat, precision
+        self.lr_samples, self.lr_batches = lr_samples, lr_batches
+        self.device = torch.device(device)
+        self.rng = random.Random(seed)
+        classes = (
+            num_classes or make_batch(dataset, batch_size=1, seed=0, mode=DataMode.FREE).num_classes
+        )
+        self.ntk_net = self._supernet(spec, ntk_supernet, classes)
+        self.lr_net = self._supernet(spec, lr_supernet, classes)
+        self.evaluations = 0
+
+    def _supernet(self, spec: PruningSpace, sizes: Mapping[str, Any], classes: int) -> nn.Module:
+        net = spec.build(num_classes=classes, **sizes).to(self.device)
+        set_alphas(net, 0.0)
+        return net
+
+    def _draw(self) -> tuple[Batch, Batch, int]:
+        """A fresh NTK batch, fresh images and crop seed, fresh Kaiming weights for both nets."""
+        seed = self.rng.randrange(2**31)
+        batch = make_batch(batch_size=self.batch_size, seed=seed, mode=DataMode.INPUTS, **self.data)
+        images = make_batch(
+            batch_size=self.lr_samples, seed=seed + 1, mode=DataMode.INPUTS, **self.data
+        )
+        torch.manual_seed(seed)
+        apply_init(self.ntk_net, "kaiming_normal_fan_out")
+        apply_init(self.lr_net, "kaiming_normal_fan_in")
+        return batch.to(self.device), images.to(self.device), seed + 2
+
+    def _kappa(self, masks: Sequence[torch.Tensor], batch: Batch) -> float:
+        set_masks(self.ntk_net, masks)
+        return tenas_ntk(self.ntk_net.train(), batch)
+
+    def _regions(self, masks: Sequence[torch.Tensor], images: Batch, crop_seed: int) -> float:
+        set_masks(self.lr_net, masks)
+        return tenas_lr(self.lr_net.train(), images, samples=self.lr_samples,
+                        n_batches=self.lr_batches, seed=crop_seed)  # fmt: skip
+
+    def deltas(
+        self, masks: Sequence[torch.Tensor], cands: Sequence[Candidate]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean over repeats of the rounded relative changes (Δκ, ΔR) of removing each candidate."""
+        ntk = np.zeros((self.repeat, len(cands)))
+        lr = np.zeros((self.repeat, len(cands)))
+        for r in range(self.repeat):
+            batch, images, crop_seed = self._draw()
+            kappa, regions = self._kappa(masks, batch), self._regions(masks, images, crop_seed)
+            for i, cand in enumerate(cands):
+                pruned = _removed(masks, cand)
+                ntk[r, i] = round((kappa - self._kappa(pruned, batch)) / kappa, self.precision)
+                lr[r, i] = round(
+                    (regions - self._regions(pruned, images, crop_seed)) / regions, self.precision
+                )
+            self.evaluations += 1 + len(cands)
+        set_masks(self.ntk_net, masks)
+        set_masks(self.lr_net, masks)
+        return ntk.mean(axis=0), lr.mean(axis=0)
+
+
+def _op_candidates(masks: Sequence[torch.Tensor]) -> list[Candidate]:
+    return [
+        (cell, edge, int(op))
+        for cell, mask in enumerate(masks)
+        for edge in range(mask.shape[0])
+        if mask[edge].sum() > 1
+        for op in mask[edge].nonzero().flatten().tolist()
+    ]
+
+
+def _prune_ops(
+    masks: list[torch.Tensor], cands: list[Candidate], importance: np.ndarray, prune_number: int
+) -> None:
+    """On every edge, prune the ``prune_number`` lowest-importance candidates (keeping one op)."""
+    left = {(c, e): min(prune_number, int(masks[c][e].sum()) - 1) for c, e, _ in cands}
+    for i in sorted(range(len(cands)), key=lambda i: (importance[i], i)):
+        cell, edge, op = cands[i]
+        if left[(cell, edge)] > 0:
+            left[(cell, edge)] -= 1
+            masks[cell][edge, op] = False
+
+
+def _prune_edges(
+    ind: _Indicators, masks: list[torch.Tensor], groups: Sequence[range], keep: int
+) -> None:
+    """Per node, keep the ``keep`` incoming edges whose removal has the highest rank sum."""
+    for cell in range(len(masks)):
+        for group in groups:
+            edges = [e for e in group if masks[cell][e].any()]
+            if len(edges) <= keep:
+                continue
+            cands: list[Candidate] = [(cell, e, None) for e in edges]
+            importance = rank_sum(*ind.deltas(masks, cands))
+            order = sorted(range(len(cands)), key=lambda i: (importance[i], i))
+            for i in order[:-keep]:
+                masks[cell][edges[i]] = False
+
+
+def tenas_search(
+    space: SearchSpace,
+    *,
+    dataset: str = "cifar10",
+    data_dir: str | Path | None = None,
+    batch_size: int | None = None,
+    num_classes: int | None = None,
+    image_size: int | None = None,
+    repeat: int = 3,
+    precision: int = 3,
+    prune_number: int | None = None,
+    lr_samples: int = 1000,
+    lr_batches: int = 3,
+    ntk_supernet: Mapping[str, Any] | None = None,
+    lr_supernet: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> SearchResult:
+    """Run TE-NAS pruning on ``space`` (``nb201`` or ``darts``); see the module docstring.
+
+    ``None`` settings take the official per-space defaults (:data:`DEFAULTS`: NTK batch 72 / 14,
+    prune number 1 / 3); ``ntk_supernet`` / ``lr_supernet`` override the supernet size keywords.
+    ``evaluations`` counts supernet states scored (each for both indicators and ``repeat`` times).
+    """
+    start = time.perf_counter()
+    spec = pruning_space(space)
+    defaults = DEFAULTS[spec.name]
+    if repeat < 1 or precision < 0 or lr_samples < 1 or lr_batches < 1:
+        raise TrainfreeError("TE-NAS needs repeat, lr_samples, lr_batches >= 1 and precision >= 0")
+    ind = _Indicators(
+        spec,
+        dataset=dataset,
+        data_dir=Path(data_dir) if data_dir else None,
+        batch_size=batch_size or defaults.batch_size,
+        num_classes=num_classes,
+        image_size=image_size,
+        repeat=repeat,
+        precision=precision,
+        lr_samples=lr_samples,
+        lr_batches=lr_batches,
+        ntk_supernet={**defaults.ntk_supernet, **(ntk_supernet or {})},
+        lr_supernet={**defaults.lr_supernet, **(lr_supernet or {})},
+        seed=seed,
+        device=device,
+    )
+    masks = [torch.ones_like(m) for m in cell_masks(ind.ntk_net)]
+    for mask in masks:
+        mask[:, spec.none_index] = False
+    history: list[tuple[str, float | None]] = []
+    while cands := _op_candidates(masks):
+        importance = rank_sum(*ind.deltas(masks, cands))
+        _prune_ops(masks, cands, importance, prune_number or defaults.prune_number)
+        history.append((describe_masks(spec.op_names, masks), None))
+    if spec.edge_groups is not None:
+        _prune_edges(ind, masks, spec.edge_groups, keep=2)
+        history.append((describe_masks(spec.op_names, masks), None))
+    arch = space.canonical(spec.arch_from_choice(single_choice(masks)))
+    return SearchResult("tenas", arch, None, ind.evaluations, time.perf_counter() - start, history)

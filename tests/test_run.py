@@ -1,0 +1,159 @@
+"""Executors, resumable and concurrent stores, per-task failures and time limits.
+
+The networks and proxies come from tests/faulty.py (test-only registrations that worker
+processes import by themselves).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import faulty
+import pytest
+
+from trainfree.errors import TrainfreeError
+from trainfree.run.executors import (
+    LocalExecutor,
+    ProcessExecutor,
+    RayExecutor,
+    Task,
+    _context,
+    make_executor,
+)
+from trainfree.run.runner import score_many
+from trainfree.run.store import ResultStore
+
+HEALTHY = ["t0", "t1", "t2", "t3"]
+
+
+def _tasks(archs: list[str], proxy: str = "test_sum") -> list[Task]:
+    return [Task("test_tiny", arch, proxy, faulty.CONFIG) for arch in archs]
+
+
+def _values(executor, archs: list[str]) -> dict[str, float | str]:
+    """arch -> score, or arch -> error for a failed task."""
+    return {
+        o.task.arch: o.result.value if o.result else o.error
+        for o in executor.map_unordered(_tasks(archs))
+    }
+
+
+@pytest.fixture(scope="module")
+def local_values() -> dict[str, float | str]:
+    return _values(LocalExecutor(), [*HEALTHY, "boom"])
+
+
+def _rows(path: Path) -> dict[str, dict]:
+    with ResultStore(path) as store:
+        return {row["arch"]: row for row in store.rows()}
+
+
+def _score_in_subprocess(store: Path, archs: list[str], proxy: str = "test_slow"):
+    """Start a separate process scoring into ``store`` (forked from the executors' forkserver,
+    which has imported torch already, so it starts in a moment)."""
+    process = _context().Process(
+        target=faulty.score_into, args=(str(store), ",".join(archs), proxy)
+    )
+    process.start()
+    return process
+
+
+def test_make_executor_picks_and_validates():
+    assert isinstance(make_executor("local"), LocalExecutor)
+    assert isinstance(make_executor("local", workers=2), ProcessExecutor)
+    limited = make_executor("local", time_limit=5)
+    assert isinstance(limited, ProcessExecutor) and limited.workers == 1
+    for kwargs, message in [
+        ({"name": "dask"}, "unknown executor"),
+        ({"workers": 0}, "at least 1"),
+        ({"time_limit": 0}, "positive"),
+        ({"address": "ray://x:10001"}, "--executor ray"),
+    ]:
+        with pytest.raises(TrainfreeError, match=message):
+            make_executor(**kwargs)
+
+
+def test_process_pool_survives_raising_and_hanging_networks(tmp_path, local_values):
+    archs = [*HEALTHY, "boom", "hang"]
+    with ProcessExecutor(workers=2, time_limit=1) as pool, ResultStore(tmp_path / "s.db") as store:
+        report = score_many(
+            "test_tiny", archs, ["test_sum"], faulty.CONFIG, store=store, executor=pool
+        )
+        # the pool replaced its killed worker and is still usable
+        again = _values(pool, ["t0"])
+    errors = {f.task.arch: f.error for f in report.failures}
+    assert set(errors) == {"boom", "hang"}
+    assert errors["hang"] == "timed out after 1s"
+    assert "boom" in errors["boom"]
+    assert {r.arch: r.value for r in report.results} == {a: local_values[a] for a in HEALTHY}
+    assert again == {"t0": local_values["t0"]}
+    rows = _rows(tmp_path / "s.db")
+    assert {a for a, r in rows.items() if r["status"] == "failed"} == {"boom", "hang"}
+    assert rows["hang"]["error"] == "timed out after 1s" and rows["t0"]["status"] == "ok"
+
+
+def test_killed_run_resumes_without_recomputing(tmp_path):
+    path = tmp_path / "s.db"
+    process = _score_in_subprocess(path, faulty.ARCHS)
+    deadline = time.monotonic() + 120
+    while not (path.exists() and len(_rows(path)) >= 3):
+        assert process.is_alive(), f"the run ended early (exit code {process.exitcode})"
+        assert time.monotonic() < deadline, "the run wrote no rows"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    assert process.exitcode == -signal.SIGKILL
+    before = _rows(path)
+    assert 3 <= len(before) < len(faulty.ARCHS), "the run was not killed mid-way"
+
+    resumed = _score_in_subprocess(path, faulty.ARCHS)
+    resumed.join()
+    assert resumed.exitcode == 0
+    after = _rows(path)
+    reference = _values(LocalExecutor(), faulty.ARCHS)
+    assert {a: r["value"] for a, r in after.items()} == reference
+    assert all(r["status"] == "ok" for r in after.values())
+    assert {a: after[a]["created"] for a in before} == {a: r["created"] for a, r in before.items()}
+
+
+def test_two_processes_writing_one_store_lose_nothing(tmp_path):
+    path = tmp_path / "s.db"
+    first, second = faulty.ARCHS[:10], faulty.ARCHS[6:]
+    writers = [_score_in_subprocess(path, archs) for archs in (first, second)]
+    for writer in writers:
+        writer.join()
+        assert writer.exitcode == 0
+    rows = _rows(path)
+    assert {a: r["value"] for a, r in rows.items()} == _values(LocalExecutor(), faulty.ARCHS)
+    assert all(r["status"] == "ok" for r in rows.values())
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'trainfree[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_local_values_and_failure_records(ray_cluster, local_values):
+    executor = make_executor("ray")
+    assert isinstance(executor, RayExecutor) and executor.workers == 2
+    assert _values(executor, [*HEALTHY, "boom"]) == local_values
+    executor.close()
+    assert ray_cluster.is_initialized()  # it joined the running Ray, so leaves it running
+
+
+def test_ray_time_limit_cancels_a_hanging_network(ray_cluster):
+    executor = RayExecutor(time_limit=3)
+    assert _values(executor, ["hang"]) == {"hang": "timed out after 3s"}
+
+
+def test_missing_ray_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(TrainfreeError, match=r"pip install 'trainfree\[ray\]'"):
+        make_executor("ray")
