@@ -7,14 +7,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from loop_reference import coupled_rows_loop, per_sample_grads_loop
 from torch import nn
 
 import trainfree.proxies  # noqa: F401  (registers every proxy)
 from trainfree.data.batch import Batch
-from trainfree.errors import TrainfreeError
+from trainfree.errors import NonFiniteScoreError, TrainfreeError
 from trainfree.proxies import compute_proxy, get_proxy
 from trainfree.proxies.functional import output_jacobian, per_sample_grads
-from trainfree.proxies.gradalign import alignment, gradalign, gradalign_det
+from trainfree.proxies.gradalign import alignment, gradalign, gradalign_det, gram_of_rows
 from trainfree.proxies.intrain import block_names, participation_ratio
 from trainfree.proxies.near import effective_rank, near
 from trainfree.proxies.tenas import condition_number, count_patterns, tenas_lr, tenas_ntk
@@ -101,12 +102,8 @@ def test_per_sample_grads_match_loop(make) -> None:
     model = seeded(make)
     batch = image_batch() if make is TinyResNet else vector_batch()
     rows = per_sample_grads(model, batch.inputs, batch.targets, ce_rows, chunk_size=3)
-    reference = []
-    for i in range(len(batch)):
-        model.zero_grad()
-        ce_rows(model(batch.inputs[i : i + 1]), batch.targets[i : i + 1]).sum().backward()
-        reference.append(flat_grad(model))
-    torch.testing.assert_close(rows, torch.stack(reference), rtol=1e-4, atol=1e-6)
+    reference = per_sample_grads_loop(model, batch.inputs, batch.targets, ce_rows)
+    torch.testing.assert_close(rows, reference, rtol=1e-4, atol=1e-6)
 
 
 def test_output_jacobian_matches_tenas_loop_with_coupled_batchnorm() -> None:
@@ -114,13 +111,8 @@ def test_output_jacobian_matches_tenas_loop_with_coupled_batchnorm() -> None:
     model = seeded(TinyResNet)
     batch = image_batch()
     rows = output_jacobian(model, batch.inputs, params_filter="weight", chunk_size=3)
-    logits = model(batch.inputs)
-    weights = [p for name, p in model.named_parameters() if "weight" in name]
-    reference = [
-        torch.cat([g.flatten() for g in torch.autograd.grad(row.sum(), weights, retain_graph=True)])
-        for row in logits
-    ]
-    torch.testing.assert_close(rows, torch.stack(reference), rtol=1e-4, atol=1e-6)
+    reference = coupled_rows_loop(model, batch.inputs, params="weight")
+    torch.testing.assert_close(rows, reference, rtol=1e-4, atol=1e-6)
 
 
 def test_coupled_per_sample_grads_sum_to_batch_gradient() -> None:
@@ -308,6 +300,24 @@ def test_gradalign_skips_zero_gradient_samples() -> None:
     zeros = Batch(torch.zeros(3, 12), one.targets.repeat(3), one.num_classes)
     assert gradalign(model, zeros) == 0.0
     assert gradalign_det(model, zeros) == 0.0
+
+
+def test_gradalign_gram_is_the_float64_gram_of_the_nonzero_rows() -> None:
+    rows = torch.randn(6, 9, generator=torch.Generator().manual_seed(4))
+    rows[1] = 0.0
+    rows[4] = 0.0
+    rows[4, 2] = 1e-45  # a float32 subnormal: the row is not zero
+    kept = rows.double()[rows.double().norm(dim=1) > 0]
+    assert torch.equal(gram_of_rows(rows), kept @ kept.T)
+    assert gram_of_rows(rows).shape == (5, 5)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_gradalign_gram_refuses_non_finite_gradients(bad: float) -> None:
+    rows = torch.randn(4, 6)
+    rows[2, 3] = bad
+    with pytest.raises(NonFiniteScoreError):
+        gram_of_rows(rows)
 
 
 # --- all seed proxies ---------------------------------------------------------------------

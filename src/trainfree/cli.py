@@ -41,14 +41,6 @@ app = typer.Typer(
 stderr = Console(stderr=True)
 
 
-def _mount_subcommands() -> None:
-    from trainfree.cli_mlp import mlp_app
-
-    app.add_typer(mlp_app, name="mlp")
-
-
-_mount_subcommands()
-
 Dataset = Annotated[str, typer.Option(help="cifar10|cifar100|imagenet16-120|synthetic")]
 DataDir = Annotated[
     Path | None, typer.Option(help="Dataset folder (default: $TRAINFREE_DATA).", show_default=False)
@@ -128,9 +120,13 @@ class _RateColumn(ProgressColumn):
 
 
 @contextmanager
-def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[Outcome], None] | None]:
-    """A rich progress bar on stderr with rate and ETA, or nothing when quiet."""
-    if quiet or total <= 1:
+def _progress(total: int | None, label: str, quiet: bool) -> Iterator[Callable[..., None] | None]:
+    """A rich progress bar on stderr with rate and ETA, or nothing when quiet.
+
+    ``total`` None means "unknown" (e.g. a time budget); the yielded callable advances the bar by
+    one and ignores its arguments.
+    """
+    if quiet or (total is not None and total <= 1):
         yield None
         return
     columns = (
@@ -144,7 +140,7 @@ def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[Outcome
     )
     with Progress(*columns, console=stderr, transient=False) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda outcome: bar.advance(task)
+        yield lambda *_: bar.advance(task)
 
 
 def _run(
@@ -365,6 +361,18 @@ def correlate(
         raise typer.Exit(1)
 
 
+def _mount_subcommands() -> None:
+    """Mount ``mlp`` and register ``search``, ``demo`` and ``report`` (defined in
+    :mod:`trainfree.cli_search`, which uses the option types above)."""
+    import trainfree.cli_search  # noqa: F401  (its commands register themselves on ``app``)
+    from trainfree.cli_mlp import mlp_app
+
+    app.add_typer(mlp_app, name="mlp")
+
+
+_mount_subcommands()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
@@ -390,4 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m trainfree.cli``: run the imported module's app, on which trainfree.cli_search
+    # registered its commands (this ``__main__`` copy is a different module object).
+    from trainfree.cli import main as package_main
+
+    sys.exit(package_main())

@@ -6,11 +6,15 @@ Two ways to get one gradient row per sample, both without a Python loop over sam
   in train mode every BatchNorm normalises a sample with its own statistics (a BatchNorm1d
   cannot: PyTorch refuses one value per channel). With ``coupled=True`` it instead returns the
   rows of :func:`output_jacobian` for the per-sample losses of one whole-batch forward.
-* :func:`output_jacobian` (``jacrev``, i.e. one forward of the whole batch and a ``vmap`` of
-  vector-Jacobian products over the one-hot cotangents): row ``i`` is the gradient of a
-  per-sample reduction of the batch output (default: the sum of sample ``i``'s logits). In
-  train mode BatchNorm couples the samples exactly as TE-NAS's loop of ``B`` backward passes
-  over one forward does (``VITA-Group/TENAS`` ``lib/procedures/ntk.py``).
+* :func:`output_jacobian` (one forward of the whole batch, then one vector-Jacobian product
+  per row): row ``i`` is the gradient of a per-sample reduction of the batch output (default:
+  the sum of sample ``i``'s logits). In train mode BatchNorm couples the samples exactly as
+  TE-NAS's loop of ``B`` backward passes over one forward does (``VITA-Group/TENAS``
+  ``lib/procedures/ntk.py``). ``method="loop"`` (default) runs the ``B`` products one after
+  another on the retained graph; ``method="vmap"`` vectorises them with ``jacrev``. Both give
+  the same rows; on a 2-core CPU the loop measured 1.1-1.8x faster at one thread (more under
+  load: vmap's batched convolution backward is slow there; BENCHMARKS.md), so vmap is the
+  option, not the default.
 
 BatchNorm buffers: inside both functions every train-mode BatchNorm temporarily stops tracking
 running statistics (:func:`frozen_batchnorm_stats`), so batch statistics are used as usual but
@@ -132,16 +136,20 @@ def output_jacobian(
     reduce: Reduce = "sum",
     params_filter: ParamFilter = None,
     chunk_size: int | None = None,
+    method: str = "loop",
 ) -> torch.Tensor:
     """Row ``i``: gradient of ``reduce(model(inputs))[i]`` w.r.t. the selected parameters.
 
     ``reduce="sum"`` sums each sample's logits (TE-NAS's NTK); a callable maps the ``(B, K)``
-    output of one whole-batch forward to ``(B,)``. Returns ``(B, P)``.
+    output of one whole-batch forward to ``(B,)``. ``method`` is ``"loop"`` or ``"vmap"`` (see
+    the module docstring; ``chunk_size`` applies to ``"vmap"``). Returns ``(B, P)``.
     """
     if reduce == "sum":
         reduce = lambda out: out.flatten(1).sum(1)  # noqa: E731
     elif isinstance(reduce, str):
         raise TrainfreeError(f"unknown reduction {reduce!r} (known: 'sum' or a callable)")
+    if method not in ("loop", "vmap"):
+        raise TrainfreeError(f"unknown Jacobian method {method!r} (known: 'loop', 'vmap')")
     selected = select_params(model, params_filter)
     constants = _constants(model)
 
@@ -149,8 +157,17 @@ def output_jacobian(
         return reduce(functional_call(model, {**constants, **p}, (inputs,)))
 
     with frozen_batchnorm_stats(model):
-        jac = jacrev(rows, chunk_size=chunk_size)(selected)
-    return _flatten_rows(jac, inputs.shape[0])
+        if method == "vmap":
+            return _flatten_rows(jacrev(rows, chunk_size=chunk_size)(selected), inputs.shape[0])
+        leaves = {name: t.clone().requires_grad_() for name, t in selected.items()}
+        with torch.enable_grad():
+            out = rows(leaves)
+            grads = [
+                torch.autograd.grad(out[i], list(leaves.values()), retain_graph=True,
+                                    allow_unused=True, materialize_grads=True)
+                for i in range(out.shape[0])
+            ]  # fmt: skip
+    return torch.stack([torch.cat([g.reshape(-1) for g in row]) for row in grads])
 
 
 def make_generator(seed: int | None) -> torch.Generator:

@@ -34,6 +34,8 @@ whole-batch forward instead (BatchNorm couples the samples, cost ``B`` backward 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,10 +66,23 @@ def sample_gram(
         params=params,
         chunk_size=chunk_size,
         coupled=coupled,
-    ).double()
-    if not bool(torch.isfinite(grads).all()):
+    )
+    return gram_of_rows(grads)
+
+
+def gram_of_rows(grads: torch.Tensor) -> torch.Tensor:
+    """Float64 ``G Gᵀ`` of the non-zero rows of ``grads``; raises on NaN or inf.
+
+    The rows take hundreds of MB at full size, so the float64 copy the product needs is the
+    only copy made (each page of a fresh copy costs a page fault): ``aminmax`` propagates NaN
+    and shows ±inf, and a float32 row is non-zero iff its float64 norm is > 0.
+    """
+    if not all(math.isfinite(float(bound)) for bound in torch.aminmax(grads)):
         raise NonFiniteScoreError("GradAlign: a per-sample gradient contains NaN or inf")
-    grads = grads[grads.norm(dim=1) > 0]
+    nonzero = grads.any(dim=1)
+    if not bool(nonzero.all()):
+        grads = grads[nonzero]
+    grads = grads.double()
     return grads @ grads.T
 
 

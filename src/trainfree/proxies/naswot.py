@@ -37,8 +37,11 @@ def relu_code_kernel(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     kernel = torch.zeros(n, n, dtype=torch.float64, device=inputs.device)
 
     def accumulate(name: str, pre: torch.Tensor) -> None:
+        # (1 − c)(1 − c)ᵀ = U − r_i − r_j + c cᵀ (U units, r row sums): one product, not two
         codes = (pre.reshape(n, -1) > 0).double()
-        kernel.add_(codes @ codes.T).add_((1.0 - codes) @ (1.0 - codes).T)
+        ones = codes.sum(1)
+        kernel.add_(codes @ codes.T, alpha=2.0).sub_(ones[:, None] + ones[None, :])
+        kernel.add_(codes.shape[1])
 
     with torch.no_grad(), call_on_outputs(model, is_relu, accumulate, inputs=True):
         model(inputs)

@@ -16,6 +16,11 @@ BatchNorm then uses per-sample statistics), a much cheaper approximation.
   A non-finite gradient raises :class:`NonFiniteScoreError`.
 * Initialisation: Kaiming-normal fan_out ("for backward"), applied for real (the official
   launcher silently keeps PyTorch's default, specs/methods.md 1.1).
+* Network size: the official code computes κ on the NB201 network at ``C=3, N=1`` (its
+  ``model_config``, spec 1.4), not on the C=16, N=5 evaluation network; the harness asks the
+  space for that size through ``build_overrides`` (cell spaces; an MLP ignores it). The exact
+  coupled NTK costs ``B`` backward passes of the whole batch: at full size that was 121 s per
+  architecture on a 2-core CPU (3 repeats), against a few seconds at ``C=3, N=1``.
 
 ``tenas_lr``: number of linear regions (paper section 3.2, ``linear_region_counter.py``).
 Forward-only on a *thin* network (NB201: ``C=1, N=1``, first cell only (``depth=1``), no stem,
@@ -84,6 +89,7 @@ def condition_number(rows: torch.Tensor, max_condition: float = 1e5) -> float:
     batch_size=72,
     repeats=3,
     train_mode=True,
+    build_overrides={"C": 3, "N": 1},
 )
 def tenas_ntk(
     model: nn.Module,

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from trainfree.data import make_batch
+from trainfree.data import Batch, make_batch
 from trainfree.errors import TrainfreeError
 from trainfree.init import apply_init
 from trainfree.proxies import compute_proxy, get_proxy
@@ -101,29 +102,38 @@ class ScoreResult:
         }
 
 
+def prepare(
+    space: SearchSpace, arch: str, spec: ProxySpec, config: ScoreConfig, repeat: int = 0
+) -> tuple[nn.Module, Batch]:
+    """The initialised network and the batch that repeat ``repeat`` of :func:`score_arch` scores
+    ``arch`` (canonical form) on with ``spec``."""
+    resolved = config.resolve(spec)
+    device = torch.device(config.device)
+    seed = resolved.seed + repeat
+    batch = make_batch(
+        resolved.dataset,
+        batch_size=resolved.batch_size,
+        seed=seed,
+        mode=spec.data_mode,
+        data_dir=config.data_dir,
+        image_size=resolved.image_size,
+        num_classes=resolved.num_classes,
+    ).to(device, spec.dtype)
+    torch.manual_seed(seed)
+    model = space.build(arch, num_classes=batch.num_classes, **spec.build_overrides)
+    apply_init(model, resolved.init).to(device=device, dtype=spec.dtype)
+    return model, batch
+
+
 def score_arch(space: SearchSpace, arch: str, proxy: str, config: ScoreConfig) -> ScoreResult:
     """Score ``arch`` of ``space`` with the registered proxy ``proxy``."""
     spec = get_proxy(proxy)
     resolved = config.resolve(spec)
     arch = space.canonical(arch)
-    device = torch.device(config.device)
     start = time.perf_counter()
     values = []
     for repeat in range(resolved.repeats):
-        seed = resolved.seed + repeat
-        batch = make_batch(
-            resolved.dataset,
-            batch_size=resolved.batch_size,
-            seed=seed,
-            mode=spec.data_mode,
-            data_dir=config.data_dir,
-            image_size=resolved.image_size,
-            num_classes=resolved.num_classes,
-        ).to(device, spec.dtype)
-        torch.manual_seed(seed)
-        model = space.build(arch, num_classes=batch.num_classes, **spec.build_overrides)
-        apply_init(model, resolved.init).to(device=device, dtype=spec.dtype)
-        values.append(compute_proxy(spec, model, batch))
+        values.append(compute_proxy(spec, *prepare(space, arch, spec, config, repeat)))
     seconds = time.perf_counter() - start
     std = statistics.pstdev(values) if len(values) > 1 else 0.0
     return ScoreResult(

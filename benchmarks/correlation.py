@@ -1,0 +1,155 @@
+"""Rank correlation of proxies with NAS-Bench-201 accuracies or with NASLib's own proxy scores.
+
+Two protocols, one script (issues 2, 3 and 4):
+
+* ``--against accuracy`` (default): the fixed 1000-architecture sample of ``nb201_accuracy.csv``
+  (``BenchmarkTable.sample(1000, seed=0)``; ``--n`` takes its first ``n``, so a smaller run is a
+  prefix of the full one and a store grows towards it). Each ``--targets`` column is paired with
+  the dataset it was trained on (``cifar10_*`` -> CIFAR-10 images and 10 classes,
+  ``cifar100_*`` -> CIFAR-100 and 100 classes), so every score is computed on the data of the
+  accuracy it is compared with (``--dataset synthetic`` scores on Gaussian inputs instead, with
+  the target's class count: the data-free setting of ``trainfree demo``).
+* ``--against naslib``: the 725 architectures of NASLib's ``zc_nasbench201.json``; each proxy is
+  compared with NASLib's precomputed score of the same proxy (``nwot`` for ``naswot``) on
+  ``cifar10`` and/or ``cifar100`` (``--targets cifar10,cifar100``); ``--n`` takes the first ``n``
+  of a seeded permutation of them.
+
+Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
+resumes. ``--workers`` processes share the cores. The output is a Markdown table per target:
+Spearman, Kendall tau-b, top-10% precision (fraction of the proxy's top 10% among the target's
+top 10%), and mean seconds per architecture as measured *in this run's workers* (under load
+they are upper bounds; ``benchmarks/speed.py`` measures cost on a quiet machine).
+
+Run from the repository root, e.g.::
+
+    python benchmarks/correlation.py --proxies naswot,synflow --n 500 \\
+        --targets cifar10_test_200ep --store runs/nb201.sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainfree.benchmarks import correlate, load_benchmark
+from trainfree.data import default_data_dir
+from trainfree.errors import TrainfreeError
+from trainfree.proxies import get_proxy
+from trainfree.run.executors import make_executor
+from trainfree.run.runner import RunReport, component_names, resolve_proxies, score_many
+from trainfree.run.scoring import ScoreConfig
+from trainfree.run.store import ResultStore
+from trainfree.spaces import get_space
+
+NASLIB_NAMES = {"naswot": "nwot"}
+FIXED_SAMPLE = 1000
+
+
+def _dataset_of(target: str) -> str:
+    """``cifar100_test_200ep`` -> ``cifar100``; ``cifar10/val_accuracy`` -> ``cifar10``."""
+    head = target.split("/")[0].split("_")[0]
+    if head not in {"cifar10", "cifar100"}:
+        raise SystemExit(f"error: cannot tell the dataset of target {target!r}")
+    return head
+
+
+def _score(
+    args: argparse.Namespace, archs: list[str], proxies: list, dataset: str, classes: int | None
+) -> RunReport:
+    config = ScoreConfig(
+        dataset=dataset, data_dir=args.data_dir, seed=args.seed, num_classes=classes
+    )
+    executor = make_executor("local", workers=args.workers)
+    total = len(archs) * len(component_names(proxies))
+    done = 0
+    start = time.perf_counter()
+
+    def progress(_outcome: object) -> None:
+        nonlocal done
+        done += 1
+        if done % max(1, total // 20) == 0 or done == total:
+            rate = done / (time.perf_counter() - start)
+            print(f"  {dataset}: {done}/{total} scores ({rate:.2f}/s)", file=sys.stderr)
+
+    with ResultStore(args.store) as store:
+        report = score_many(
+            "nb201", archs, proxies, config, store=store, executor=executor, progress=progress
+        )
+    executor.close()
+    for failure in report.failures:
+        print(f"  failed {failure.task.proxy} on {failure.task.arch}: {failure.error}",
+              file=sys.stderr)  # fmt: skip
+    return report
+
+
+def _row(name: str, report: RunReport, archs: list[str], truth: np.ndarray, proxy) -> str:
+    higher = get_proxy(name).higher_is_better if isinstance(proxy, str) else True
+    stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
+    seconds = report.seconds_per_arch(proxy)
+    return (
+        f"| {name} | {stats['spearman']:.3f} | {stats['kendall']:.3f} | "
+        f"{stats['top10pct_precision']:.2f} | {seconds:.2f} | {stats['n']} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", choices=("accuracy", "naslib"), default="accuracy")
+    parser.add_argument("--proxies", required=True, help="comma-separated names or ensembles")
+    parser.add_argument("--targets", default="cifar10_test_200ep,cifar100_test_200ep")
+    parser.add_argument("--n", type=int, default=FIXED_SAMPLE)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--dataset", help="score on this dataset (e.g. synthetic) for every target")
+    args = parser.parse_args()
+    if args.data_dir is None:
+        raise SystemExit("error: no data folder: set TRAINFREE_DATA or pass --data-dir")
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    space = get_space("nb201")
+    nb201 = args.data_dir / "nb201"
+    proxies = resolve_proxies(args.proxies)
+    command = " ".join(["python", *sys.argv])
+    print(f"Command: `{command}`  ")
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{args.workers} worker(s); date {datetime.date.today()}\n")  # fmt: skip
+    for target in args.targets.split(","):
+        dataset = args.dataset or _dataset_of(target)
+        classes = (100 if _dataset_of(target) == "cifar100" else 10) if args.dataset else None
+        if args.against == "naslib":
+            table = load_benchmark(nb201 / "naslib_zc_nasbench201.json", space)
+            archs = table.sample(len(table), seed=args.seed)[: args.n]
+        else:
+            table = load_benchmark(nb201 / "nb201_accuracy.csv", space)
+            archs = table.sample(FIXED_SAMPLE, seed=args.seed)[: args.n]
+        report = _score(args, archs, proxies, dataset, classes)
+        index = {a: i for i, a in enumerate(table.archs)}
+        title = "NASLib's own score" if args.against == "naslib" else target
+        print(f"### nb201, {len(archs)} architectures, {dataset} data, vs {title}\n")
+        print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |")
+        print("|---|---|---|---|---|---|")
+        for proxy in proxies:
+            name = proxy if isinstance(proxy, str) else proxy.name
+            column = (
+                f"{target}/{NASLIB_NAMES.get(name, name)}" if args.against == "naslib" else target
+            )
+            try:
+                values = table.values(column)
+            except TrainfreeError as exc:  # a proxy NASLib does not score
+                print(f"| {name} | - | - | - | - | ({exc}) |")
+                continue
+            truth = np.array([values[index[a]] for a in archs], dtype=float)
+            print(_row(name, report, archs, truth, proxy))
+        print()
+
+
+if __name__ == "__main__":
+    main()

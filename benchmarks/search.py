@@ -1,0 +1,161 @@
+"""Training-free searches on NAS-Bench-201 (and DARTS), judged by the benchmark's trained accuracy.
+
+For every (dataset, seed, algorithm) this runs one search with the library's
+:func:`trainfree.search.run_search` and looks the found NB201 cell up in ``nb201_accuracy.csv``
+(``<dataset>_test_200ep``: 200-epoch test accuracy, mean over the benchmark's training seeds).
+Algorithms: ``tenas`` (TE-NAS pruning, official settings), ``freedarts`` (ZEROS, iterative),
+``rea`` (regularised evolution driven by ``--rea-proxy`` for ``--evaluations`` queries) and
+``random`` (same proxy and budget). The search sees only the images of its dataset (CIFAR-10 or
+CIFAR-100 from ``$TRAINFREE_DATA``), never an accuracy.
+
+``--darts`` also runs TE-NAS and FreeDARTS once on the DARTS space and prints the genotypes with
+their parameter counts (C=36, 20 cells, 10 classes) and search times.
+
+Each finished search is appended to ``--log`` (JSON lines) and skipped on a re-run, so an
+interrupted benchmark resumes. ``--jobs`` searches run side by side, each in its own process with
+``--threads`` torch threads (default ``cores // jobs``); the wall times printed are those of each
+search under that load.
+
+    python benchmarks/search.py --log runs/search.jsonl --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from trainfree.benchmarks import load_benchmark
+from trainfree.data import default_data_dir
+from trainfree.run.scoring import ScoreConfig
+from trainfree.search import run_search
+from trainfree.spaces import get_space
+
+PUBLISHED = {("tenas", "cifar10"): "93.9 ± 0.47", ("tenas", "cifar100"): "71.24 ± 0.56"}
+
+
+def _options(algo: str, dataset: str, seed: int, args: argparse.Namespace) -> dict:
+    classes = 100 if dataset == "cifar100" else 10
+    if algo == "tenas":
+        return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed}
+    if algo == "freedarts":
+        return {"num_classes": classes, "seed": seed}
+    config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed)
+    return {
+        "proxy": args.rea_proxy,
+        "config": config,
+        "evaluations": args.evaluations,
+        "seed": seed,
+    }
+
+
+def _run(space: str, algo: str, dataset: str, seed: int, args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // args.jobs))
+    result = run_search(algo, space, **_options(algo, dataset, seed, args))
+    record = {
+        "space": space,
+        "algo": algo,
+        "dataset": dataset,
+        "seed": seed,
+        "arch": result.arch,
+        "seconds": result.seconds,
+        "evaluations": result.evaluations,
+    }
+    if algo in ("rea", "random"):
+        record["proxy"] = args.rea_proxy
+    if space == "darts":
+        model = get_space("darts").build(result.arch, num_classes=10)  # C=36, 20 cells, no aux
+        record["params"] = sum(p.numel() for p in model.parameters())
+    return record
+
+
+def _key(record: dict) -> tuple:
+    return (record["space"], record["algo"], record["dataset"], record["seed"],
+            record.get("proxy"))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algos", default="tenas,freedarts,rea,random")
+    parser.add_argument("--datasets", default="cifar10,cifar100")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--rea-proxy", default="ensemble[azlog]:naswot+synflow+params")
+    parser.add_argument("--evaluations", type=int, default=1000)
+    parser.add_argument("--darts", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="torch threads per search (cores // jobs)")
+    parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    args = parser.parse_args()
+    if args.data_dir is None:
+        raise SystemExit("error: no data folder: set TRAINFREE_DATA or pass --data-dir")
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    done = {}
+    if args.log.exists():
+        for line in args.log.read_text().splitlines():
+            record = json.loads(line)
+            done[_key(record)] = record
+    jobs = [
+        ("nb201", algo, dataset, int(seed))
+        for dataset in args.datasets.split(",")
+        for seed in args.seeds.split(",")
+        for algo in args.algos.split(",")
+    ]
+    if args.darts:
+        jobs += [("darts", algo, "cifar10", 0) for algo in ("tenas", "freedarts")]
+    proxy = lambda algo: args.rea_proxy if algo in ("rea", "random") else None  # noqa: E731
+    todo = [j for j in jobs if (*j, proxy(j[1])) not in done]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(_run, *job, args): job for job in todo}
+        for future in as_completed(futures):
+            record = future.result()
+            done[_key(record)] = record
+            with args.log.open("a") as log:
+                log.write(json.dumps(record) + "\n")
+            print(f"  done {futures[future]}: {record['arch']} ({record['seconds']:.0f} s)",
+                  file=sys.stderr)  # fmt: skip
+    _print(args, [done[(*j, proxy(j[1]))] for j in jobs])
+
+
+def _print(args: argparse.Namespace, records: list[dict]) -> None:
+    table = load_benchmark(args.data_dir / "nb201" / "nb201_accuracy.csv", get_space("nb201"))
+    print(f"Command: `python {' '.join(sys.argv)}`  ")
+    print(f"Machine: {os.cpu_count()} cores, {args.jobs} searches at a time, "
+          f"{args.threads or 'cores // jobs'} thread(s) each; "
+          f"date {datetime.date.today()}\n")  # fmt: skip
+    print("| algorithm | dataset | test accuracy (mean ± std) | per seed | search s (mean) "
+          "| evaluations | published |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        if record["space"] == "nb201":
+            groups.setdefault((record["algo"], record["dataset"]), []).append(record)
+    for (algo, dataset), group in groups.items():
+        accuracy = dict(zip(table.archs, table.values(f"{dataset}_test_200ep"), strict=True))
+        values = [accuracy[r["arch"]] for r in group]
+        spread = statistics.pstdev(values) if len(values) > 1 else 0.0
+        name = f"{algo} ({group[0]['proxy']})" if "proxy" in group[0] else algo
+        print(f"| {name} | {dataset} | {statistics.fmean(values):.2f} ± {spread:.2f} | "
+              f"{', '.join(f'{v:.2f}' for v in values)} | "
+              f"{statistics.fmean(r['seconds'] for r in group):.0f} | "
+              f"{group[0]['evaluations']} | {PUBLISHED.get((algo, dataset), '-')} |")  # fmt: skip
+    print()
+    for record in records:
+        if record["space"] == "nb201":
+            print(
+                f"- {record['algo']} {record['dataset']} seed {record['seed']}: `{record['arch']}`"
+            )
+        else:
+            print(f"- DARTS {record['algo']}: {record['params'] / 1e6:.2f} M parameters, "
+                  f"{record['seconds']:.0f} s: `{record['arch']}`")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
