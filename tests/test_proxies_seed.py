@@ -235,6 +235,21 @@ def test_participation_ratio_known_answers() -> None:
     assert participation_ratio(conv) == pytest.approx(5.0, rel=0.1)
 
 
+def test_participation_ratio_matches_a_float64_covariance() -> None:
+    """The float32 Gram with float64 assembly agrees with an all-float64 covariance, even for
+    channels with a large common offset (no cancellation: the data are centred first)."""
+    gen = torch.Generator().manual_seed(5)
+    maps = torch.randn(16, 8, 12, 12, generator=gen) @ torch.ones(12, 12) / 4 + 50.0
+    maps = torch.relu(maps + torch.randn(16, 8, 12, 12, generator=gen))
+    x = maps.movedim(1, -1).reshape(-1, 8).double()
+    x = x - x.mean(0)
+    cov = x.T @ x / x.shape[0] + 1e-10 * torch.eye(8, dtype=torch.float64)
+    reference = float(cov.trace() ** 2 / cov.square().sum())
+    assert participation_ratio(maps) == pytest.approx(reference, rel=1e-5)
+    channels_last = maps.contiguous(memory_format=torch.channels_last)
+    assert participation_ratio(channels_last) == pytest.approx(reference, rel=1e-5)
+
+
 def test_intrain_combines_its_two_terms() -> None:
     batch = image_batch(n=6)
     scores = {}

@@ -157,3 +157,29 @@ def test_missing_ray_is_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(TrainfreeError, match=r"pip install 'trainfree\[ray\]'"):
         make_executor("ray")
+
+
+def test_memory_format_lays_out_convolutions_and_is_recorded(tmp_path):
+    import torch
+
+    from trainfree.proxies import get_proxy
+    from trainfree.run.scoring import ScoreConfig, prepare
+    from trainfree.spaces import get_space
+
+    space, spec = get_space("nb201"), get_proxy("naswot")
+    arch = space.sample(1, seed=0)[0]
+    fast = ScoreConfig(dataset="synthetic", batch_size=4, image_size=8)
+    plain = ScoreConfig(dataset="synthetic", batch_size=4, image_size=8, memory_format="contiguous")
+    model, batch = prepare(space, arch, spec, fast)
+    assert batch.inputs.is_contiguous(memory_format=torch.channels_last)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    _, batch = prepare(space, arch, spec, plain)
+    assert batch.inputs.is_contiguous() and not batch.inputs.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        score_many("nb201", [arch], ["naswot"], fast, store=store)
+        assert [row["device"] for row in store.rows()] == ["cpu+channels_last"]
+    with pytest.raises(TrainfreeError, match="memory format"):
+        ScoreConfig(memory_format="nhwc")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from test_proxies_seed import TinyResNet, image_batch, seeded
@@ -34,11 +36,15 @@ def test_tenas_ntk_is_scored_on_the_official_c3_n1_network() -> None:
     """TE-NAS computes κ on NB201 at C=3, N=1 (prune_tenas.py model_config), not at C=16, N=5."""
     assert dict(get_proxy("tenas_ntk").build_overrides) == {"C": 3, "N": 1}
     config = ScoreConfig(dataset="synthetic", batch_size=8, repeats=1, seed=5)
-    scored = score_arch(get_space("nb201"), ARCH, "tenas_ntk", config).value
+    contiguous = dataclasses.replace(config, memory_format="contiguous")
+    scored = score_arch(get_space("nb201"), ARCH, "tenas_ntk", contiguous).value
 
     batch = make_batch("synthetic", batch_size=8, seed=5, mode=DataMode.INPUTS)
     torch.manual_seed(5)
     small = get_space("nb201").build(ARCH, num_classes=batch.num_classes, C=3, N=1)
     apply_init(small, "kaiming_normal_fan_out").train()
     assert scored == pytest.approx(tenas_ntk(small, batch), rel=1e-9)
+    # channels-last (the default) changes only rounding
+    fast = score_arch(get_space("nb201"), ARCH, "tenas_ntk", config).value
+    assert fast == pytest.approx(scored, rel=1e-4)
     assert sum(p.numel() for p in small.parameters()) < 20_000  # not the 1.5M-parameter network

@@ -51,6 +51,9 @@ BatchSize = Annotated[int | None, typer.Option(help="Batch size (default: each p
 Repeats = Annotated[int | None, typer.Option(help="Repeats per score (default: each proxy's).")]
 Seed = Annotated[int, typer.Option(help="Seed for sampling, initialisation and data.")]
 Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+MemoryFormat = Annotated[
+    str, typer.Option(help="channels_last (fast on CPU) or contiguous (NCHW) for 4-D inputs.")
+]
 Init = Annotated[str | None, typer.Option(help="Initialisation scheme (default: each proxy's).")]
 Workers = Annotated[int, typer.Option(help="Worker processes (1 = in-process).")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="local or ray.")]
@@ -78,6 +81,7 @@ def _config(
     repeats: int | None,
     init: str | None,
     device: str,
+    memory_format: str = "channels_last",
 ) -> ScoreConfig:
     from trainfree.data import default_data_dir, get_dataset_info
     from trainfree.init import INITS
@@ -89,7 +93,16 @@ def _config(
     if data_dir is not None and not data_dir.is_dir() and dataset != "synthetic":
         raise TrainfreeError(f"data folder {data_dir} does not exist")
     return ScoreConfig(
-        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+        dataset,
+        data_dir,
+        batch_size,
+        image_size,
+        num_classes,
+        seed,
+        repeats,
+        init,
+        device,
+        memory_format,
     )
 
 
@@ -239,6 +252,7 @@ def score(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
+    memory_format: MemoryFormat = "channels_last",
     init: Init = None,
     workers: Workers = 1,
     executor: ExecutorName = "local",
@@ -257,7 +271,16 @@ def score(
         _read_archs(archs) if archs else space_obj.sample(sample, seed=seed)
     )
     config = _config(
-        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+        dataset,
+        data_dir,
+        batch_size,
+        image_size,
+        num_classes,
+        seed,
+        repeats,
+        init,
+        device,
+        memory_format,
     )
     pool = _executor(executor, workers, ray_address, time_limit)
     _, report = _run(space, chosen, proxy, config, store, pool, quiet)
@@ -299,6 +322,7 @@ def correlate(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
+    memory_format: MemoryFormat = "channels_last",
     init: Init = None,
     workers: Workers = 1,
     executor: ExecutorName = "local",
@@ -324,7 +348,16 @@ def correlate(
         else table.sample(sample, seed=seed)
     )
     config = _config(
-        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+        dataset,
+        data_dir,
+        batch_size,
+        image_size,
+        num_classes,
+        seed,
+        repeats,
+        init,
+        device,
+        memory_format,
     )
     pool = _executor(executor, workers, ray_address, time_limit)
     proxies, report = _run(space, chosen, proxy, config, store, pool, quiet)

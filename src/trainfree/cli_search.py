@@ -29,6 +29,7 @@ from trainfree.cli import (
     Device,
     ImageSize,
     Init,
+    MemoryFormat,
     NumClasses,
     Quiet,
     Repeats,
@@ -107,7 +108,7 @@ class _TrackedFitness(Fitness):
         if stored is not None and stored.status == "ok" and stored.value is not None:
             return stored.value
         result = score_arch(self.space, arch, proxy, self.config)
-        self.store.put(self.space.name, result, device=self.config.device)
+        self.store.put(self.space.name, result, device=self.config.provenance)
         return result.value
 
     def __call__(self, arch: str) -> float:
@@ -309,6 +310,7 @@ def search(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
+    memory_format: MemoryFormat = "channels_last",
     init: Init = None,
     store: StorePath = None,
     quiet: Quiet = False,
@@ -334,7 +336,16 @@ def search(
     table = _benchmark(benchmark, target, space_obj)
     truth = _Truth.of(table, target) if table is not None and target is not None else None
     config = _config(
-        dataset, data_dir, batch_size, image_size, num_classes, seed, repeats, init, device
+        dataset,
+        data_dir,
+        batch_size,
+        image_size,
+        num_classes,
+        seed,
+        repeats,
+        init,
+        device,
+        memory_format,
     )
     if algo in BLACK_BOX and proxy is not None:
         result, scores = _black_box(

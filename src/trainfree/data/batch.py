@@ -37,6 +37,13 @@ class Batch:
         inputs = self.inputs.to(device=device, dtype=dtype or self.inputs.dtype)
         return Batch(inputs, self.targets.to(device), self.num_classes)
 
+    def channels_last(self) -> Batch:
+        """The same batch with 4-D inputs in channels-last memory order (values unchanged)."""
+        if self.inputs.dim() != 4:
+            return self
+        inputs = self.inputs.contiguous(memory_format=torch.channels_last)
+        return Batch(inputs, self.targets, self.num_classes)
+
     def split(self, n: int) -> list[Batch]:
         """Split into ``n`` nearly equal consecutive sub-batches (ZiCo, Fisher-style proxies)."""
         chunks = zip(self.inputs.tensor_split(n), self.targets.tensor_split(n), strict=True)

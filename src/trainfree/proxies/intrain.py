@@ -11,7 +11,10 @@ labels (paper: 64 images of 64 × 64)::
 ``intrain`` is ``I``, ``intrain_pr`` is ``γ`` and ``intrain_grad`` is ``o``; all higher-better.
 
 * Activations ``(N, C, H, W)`` become ``(N·H·W, C)`` (channels are dim 1 for any rank ≥ 3);
-  covariance in float64 with the population normalisation (``1/n``). A layer whose centred
+  centring and Gram matrix in the network's precision, the ``C × C`` covariance (population
+  normalisation ``1/n``) and the ratio in float64. On NB201 this differs from an all-float64
+  covariance by less than 1e-5 relative and costs a third of it (a float64 copy of a
+  64 × 16 × 64 × 64 map per layer dominated InTrain's cost). A layer whose centred
   activations are exactly zero (e.g. the output of an all-``none`` cell) has PR 1 (total
   collapse, ``log PR = 0``); the literal ``C + εI`` would instead give it the maximum PR ``C``.
 * std is the population standard deviation (``correction=0``, so a one-element tensor gives 0
@@ -71,14 +74,19 @@ def layer_filter(model: nn.Module, layers: str) -> ModuleFilter:
 
 
 def participation_ratio(activations: torch.Tensor, eps: float = 1e-10) -> float:
-    """``(tr C)² / ‖C‖_F²`` of the centred channel covariance ``C + εI`` (1 if constant)."""
+    """``(tr C)² / ‖C‖_F²`` of the centred channel covariance ``C + εI`` (1 if constant).
+
+    The data are centred and their Gram matrix formed in the activations' precision (one GEMM
+    over the ``N·H·W`` rows, a copy-free view for channels-last maps); the ``C × C`` result is
+    then carried in float64. Constant activations are detected exactly (all rows equal).
+    """
     if activations.dim() > 2:
         activations = activations.movedim(1, -1)
-    x = activations.reshape(-1, activations.shape[-1]).double()
-    x = x - x.mean(0)
-    if not bool(x.any()):
+    x = activations.reshape(-1, activations.shape[-1])
+    if bool((x == x[:1]).all()):
         return 1.0
-    cov = x.T @ x / x.shape[0]
+    x = x - x.mean(0)
+    cov = (x.T @ x).double() / x.shape[0]
     cov.diagonal().add_(eps)
     return float(cov.trace() ** 2 / cov.square().sum())
 

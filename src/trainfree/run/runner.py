@@ -96,7 +96,7 @@ def score_many(
         if outcome.result is not None:
             report.results.append(outcome.result)
             if store:
-                store.put(space, outcome.result, device=config.device)
+                store.put(space, outcome.result, device=config.provenance)
         else:
             report.failures.append(outcome)
             if store:
