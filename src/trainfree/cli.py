@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,39 +72,20 @@ ArchsFile = Annotated[Path | None, typer.Option("--archs", help="File with one a
 Sample = Annotated[int | None, typer.Option("--sample", help="Score N sampled architectures.")]
 
 
-def _config(
-    dataset: str,
-    data_dir: Path | None,
-    batch_size: int | None,
-    image_size: int | None,
-    num_classes: int | None,
-    seed: int,
-    repeats: int | None,
-    init: str | None,
-    device: str,
-    memory_format: str = "channels_last",
-) -> ScoreConfig:
+def _config(options: Mapping[str, Any]) -> ScoreConfig:
+    """The :class:`ScoreConfig` of a command's options (``locals()``: the option names are the
+    config's field names), validated with one-line errors."""
     from trainfree.data import default_data_dir, get_dataset_info
     from trainfree.init import INITS
 
-    get_dataset_info(dataset)
-    if init is not None:
-        INITS.get(init)
-    data_dir = data_dir or default_data_dir()
-    if data_dir is not None and not data_dir.is_dir() and dataset != "synthetic":
+    values = {f.name: options[f.name] for f in fields(ScoreConfig) if f.name in options}
+    get_dataset_info(values.get("dataset", "cifar10"))
+    if values.get("init") is not None:
+        INITS.get(values["init"])
+    data_dir = values.get("data_dir") or default_data_dir()
+    if data_dir is not None and not data_dir.is_dir() and values.get("dataset") != "synthetic":
         raise TrainfreeError(f"data folder {data_dir} does not exist")
-    return ScoreConfig(
-        dataset,
-        data_dir,
-        batch_size,
-        image_size,
-        num_classes,
-        seed,
-        repeats,
-        init,
-        device,
-        memory_format,
-    )
+    return ScoreConfig(**{**values, "data_dir": data_dir})
 
 
 def _executor(name: str, workers: int, ray_address: str | None, time_limit: float | None):
@@ -270,18 +252,7 @@ def score(
     chosen = list(arch or []) or (
         _read_archs(archs) if archs else space_obj.sample(sample, seed=seed)
     )
-    config = _config(
-        dataset,
-        data_dir,
-        batch_size,
-        image_size,
-        num_classes,
-        seed,
-        repeats,
-        init,
-        device,
-        memory_format,
-    )
+    config = _config(locals())
     pool = _executor(executor, workers, ray_address, time_limit)
     _, report = _run(space, chosen, proxy, config, store, pool, quiet)
     if as_json:
@@ -347,18 +318,7 @@ def correlate(
         if archs
         else table.sample(sample, seed=seed)
     )
-    config = _config(
-        dataset,
-        data_dir,
-        batch_size,
-        image_size,
-        num_classes,
-        seed,
-        repeats,
-        init,
-        device,
-        memory_format,
-    )
+    config = _config(locals())
     pool = _executor(executor, workers, ray_address, time_limit)
     proxies, report = _run(space, chosen, proxy, config, store, pool, quiet)
     truth = dict(zip(table.archs, truth_all, strict=True))

@@ -335,18 +335,7 @@ def search(
     space_obj = get_space(space)
     table = _benchmark(benchmark, target, space_obj)
     truth = _Truth.of(table, target) if table is not None and target is not None else None
-    config = _config(
-        dataset,
-        data_dir,
-        batch_size,
-        image_size,
-        num_classes,
-        seed,
-        repeats,
-        init,
-        device,
-        memory_format,
-    )
+    config = _config(locals())
     if algo in BLACK_BOX and proxy is not None:
         result, scores = _black_box(
             space_obj,
@@ -402,7 +391,7 @@ def demo(
     path, looked = _demo_table(benchmark, data_dir)
     table = _benchmark(path, DEMO_TARGET, space) if path is not None else None
     truth = _Truth.of(table, DEMO_TARGET) if table is not None else None
-    config = _config("synthetic", None, None, None, None, seed, None, None, "cpu")
+    config = _config({"dataset": "synthetic", "seed": seed})
     if not quiet:
         stderr.print(
             f"Regularised evolution over NAS-Bench-201: {evaluations} evaluations of "
