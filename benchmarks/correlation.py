@@ -15,10 +15,13 @@ Two protocols, one script (issues 2, 3 and 4):
   of a seeded permutation of them.
 
 Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
-resumes. ``--workers`` processes share the cores. The output is a Markdown table per target:
-Spearman, Kendall tau-b, top-10% precision (fraction of the proxy's top 10% among the target's
-top 10%), and mean seconds per architecture as measured *in this run's workers* (under load
-they are upper bounds; ``benchmarks/speed.py`` measures cost on a quiet machine).
+resumes. ``--workers`` processes share the cores. ``--agreement-seed S`` also scores every single
+proxy with seed ``S`` (another initialisation and batch) and adds the Spearman correlation between
+the two seeds' scores: the agreement with anything that the proxy's own noise allows. The
+output is a Markdown table per target: Spearman, Kendall tau-b, top-10% precision (fraction of
+the proxy's top 10% among the target's top 10%), and mean seconds per architecture as measured
+*in this run's workers* (under load they are upper bounds; ``benchmarks/speed.py`` measures cost
+on a quiet machine).
 
 Run from the repository root, e.g.::
 
@@ -61,11 +64,14 @@ def _dataset_of(target: str) -> str:
 
 
 def _score(
-    args: argparse.Namespace, archs: list[str], proxies: list, dataset: str, classes: int | None
+    args: argparse.Namespace,
+    archs: list[str],
+    proxies: list,
+    dataset: str,
+    classes: int | None,
+    seed: int,
 ) -> RunReport:
-    config = ScoreConfig(
-        dataset=dataset, data_dir=args.data_dir, seed=args.seed, num_classes=classes
-    )
+    config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed, num_classes=classes)
     executor = make_executor("local", workers=args.workers)
     total = len(archs) * len(component_names(proxies))
     done = 0
@@ -89,14 +95,31 @@ def _score(
     return report
 
 
-def _row(name: str, report: RunReport, archs: list[str], truth: np.ndarray, proxy) -> str:
+def _row(
+    name: str,
+    report: RunReport,
+    archs: list[str],
+    truth: np.ndarray,
+    proxy,
+    other: RunReport | None = None,
+) -> str:
     higher = get_proxy(name).higher_is_better if isinstance(proxy, str) else True
-    stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
+    try:
+        stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
+    except TrainfreeError as exc:  # e.g. the proxy failed on every architecture
+        return f"| {name} | - | - | - | - | 0 ({exc}) |"
     seconds = report.seconds_per_arch(proxy)
-    return (
+    row = (
         f"| {name} | {stats['spearman']:.3f} | {stats['kendall']:.3f} | "
         f"{stats['top10pct_precision']:.2f} | {seconds:.2f} | {stats['n']} |"
     )
+    if other is not None:
+        try:
+            agreement = correlate(report.values(name, archs), other.values(name, archs))
+            row += f" {agreement['spearman']:.3f} |"
+        except TrainfreeError:
+            row += " - |"
+    return row
 
 
 def main() -> None:
@@ -110,6 +133,12 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--dataset", help="score on this dataset (e.g. synthetic) for every target")
+    parser.add_argument(
+        "--agreement-seed",
+        type=int,
+        help="also score with this seed (other init and batch) and add each proxy's Spearman "
+        "between the two seeds: the agreement its own noise allows",
+    )
     args = parser.parse_args()
     if args.data_dir is None:
         raise SystemExit("error: no data folder: set TRAINFREE_DATA or pass --data-dir")
@@ -130,12 +159,17 @@ def main() -> None:
         else:
             table = load_benchmark(nb201 / "nb201_accuracy.csv", space)
             archs = table.sample(FIXED_SAMPLE, seed=args.seed)[: args.n]
-        report = _score(args, archs, proxies, dataset, classes)
+        report = _score(args, archs, proxies, dataset, classes, args.seed)
+        other = None
+        if args.agreement_seed is not None:
+            singles = [p for p in proxies if isinstance(p, str)]
+            other = _score(args, archs, singles, dataset, classes, args.agreement_seed)
         index = {a: i for i, a in enumerate(table.archs)}
         title = "NASLib's own score" if args.against == "naslib" else target
         print(f"### nb201, {len(archs)} architectures, {dataset} data, vs {title}\n")
-        print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |")
-        print("|---|---|---|---|---|---|")
+        extra = f" Spearman seed {args.seed} vs {args.agreement_seed} |" if other else ""
+        print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |" + extra)
+        print("|---|---|---|---|---|---|" + ("---|" if other else ""))
         for proxy in proxies:
             name = proxy if isinstance(proxy, str) else proxy.name
             column = (
@@ -147,7 +181,7 @@ def main() -> None:
                 print(f"| {name} | - | - | - | - | ({exc}) |")
                 continue
             truth = np.array([values[index[a]] for a in archs], dtype=float)
-            print(_row(name, report, archs, truth, proxy))
+            print(_row(name, report, archs, truth, proxy, other))
         print()
 
 

@@ -6,10 +6,12 @@ For every (dataset, seed, algorithm) this runs one search with the library's
 Algorithms: ``tenas`` (TE-NAS pruning, official settings), ``freedarts`` (ZEROS, iterative),
 ``rea`` (regularised evolution driven by ``--rea-proxy`` for ``--evaluations`` queries) and
 ``random`` (same proxy and budget). The search sees only the images of its dataset (CIFAR-10 or
-CIFAR-100 from ``$TRAINFREE_DATA``), never an accuracy.
+CIFAR-100 from ``$TRAINFREE_DATA``), never an accuracy. ``--tenas-init default`` runs TE-NAS with
+PyTorch's own initialisation (what the official launcher ends up using) instead of Kaiming.
 
-``--darts`` also runs TE-NAS and FreeDARTS once on the DARTS space and prints the genotypes with
-their parameter counts (C=36, 20 cells, 10 classes) and search times.
+``--darts`` also runs TE-NAS and FreeDARTS (those of them in ``--algos``) once on the DARTS space
+and prints the genotypes with their parameter counts (C=36, 20 cells, 10 classes) and search
+times; ``--datasets ''`` leaves out NB201.
 
 Each finished search is appended to ``--log`` (JSON lines) and skipped on a re-run, so an
 interrupted benchmark resumes. ``--jobs`` searches run side by side, each in its own process with
@@ -42,7 +44,8 @@ PUBLISHED = {("tenas", "cifar10"): "93.9 ± 0.47", ("tenas", "cifar100"): "71.24
 def _options(algo: str, dataset: str, seed: int, args: argparse.Namespace) -> dict:
     classes = 100 if dataset == "cifar100" else 10
     if algo == "tenas":
-        return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed}
+        inits = {"ntk_init": args.tenas_init, "lr_init": args.tenas_init} if args.tenas_init else {}
+        return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed, **inits}
     if algo == "freedarts":
         return {"num_classes": classes, "seed": seed}
     config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed)
@@ -70,6 +73,8 @@ def _run(space: str, algo: str, dataset: str, seed: int, args: argparse.Namespac
     }
     if algo in ("rea", "random"):
         record["proxy"] = args.rea_proxy
+    if algo == "tenas" and args.tenas_init:
+        record["proxy"] = f"init={args.tenas_init}"
     if space == "darts":
         model = get_space("darts").build(result.arch, num_classes=10)  # C=36, 20 cells, no aux
         record["params"] = sum(p.numel() for p in model.parameters())
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--rea-proxy", default="ensemble[azlog]:naswot+synflow+params")
     parser.add_argument("--evaluations", type=int, default=1000)
+    parser.add_argument("--tenas-init", help="init of both TE-NAS supernets (default: Kaiming)")
     parser.add_argument("--darts", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, help="torch threads per search (cores // jobs)")
@@ -102,15 +108,19 @@ def main() -> None:
         for line in args.log.read_text().splitlines():
             record = json.loads(line)
             done[_key(record)] = record
+    algos = [a for a in args.algos.split(",") if a]
     jobs = [
         ("nb201", algo, dataset, int(seed))
-        for dataset in args.datasets.split(",")
+        for dataset in filter(None, args.datasets.split(","))
         for seed in args.seeds.split(",")
-        for algo in args.algos.split(",")
+        for algo in algos
     ]
     if args.darts:
-        jobs += [("darts", algo, "cifar10", 0) for algo in ("tenas", "freedarts")]
-    proxy = lambda algo: args.rea_proxy if algo in ("rea", "random") else None  # noqa: E731
+        jobs += [("darts", algo, "cifar10", 0) for algo in ("tenas", "freedarts") if algo in algos]
+    variants = {"rea": args.rea_proxy, "random": args.rea_proxy}
+    if args.tenas_init:
+        variants["tenas"] = f"init={args.tenas_init}"
+    proxy = variants.get
     todo = [j for j in jobs if (*j, proxy(j[1])) not in done]
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(_run, *job, args): job for job in todo}
@@ -133,11 +143,12 @@ def _print(args: argparse.Namespace, records: list[dict]) -> None:
     print("| algorithm | dataset | test accuracy (mean ± std) | per seed | search s (mean) "
           "| evaluations | published |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str | None], list[dict]] = {}
     for record in records:
         if record["space"] == "nb201":
-            groups.setdefault((record["algo"], record["dataset"]), []).append(record)
-    for (algo, dataset), group in groups.items():
+            key = (record["algo"], record["dataset"], record.get("proxy"))
+            groups.setdefault(key, []).append(record)
+    for (algo, dataset, _), group in groups.items():
         accuracy = dict(zip(table.archs, table.values(f"{dataset}_test_200ep"), strict=True))
         values = [accuracy[r["arch"]] for r in group]
         spread = statistics.pstdev(values) if len(values) > 1 else 0.0

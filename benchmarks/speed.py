@@ -40,6 +40,8 @@ Method:
   ``quantiles``, inclusive). Architectures whose score raised are counted as failures and left
   out of the timings.
 * Threads: torch's defaults, or ``--threads`` (``torch.set_num_threads`` in each process).
+* Layout: ``--memory-format`` (``ScoreConfig.memory_format``, default channels-last; part of the
+  resume key).
   ``OMP_*``/``MKL_*``/``MALLOC_*``/``GLIBC_TUNABLES``/``THP_*``/``LD_PRELOAD`` variables set
   for the run are printed with the machine and are part of the resume key.
 * Resumable: every per-architecture measurement is appended to ``--results`` (JSON lines,
@@ -163,7 +165,10 @@ def measure_scores(job: Record) -> None:
     from trainfree.spaces import get_space
 
     meter = _setup(job)
-    space, config = get_space("nb201"), ScoreConfig(device=job["device"])
+    space, config = (
+        get_space("nb201"),
+        ScoreConfig(device=job["device"], memory_format=job["memory_format"]),
+    )
     for name in job["names"]:  # warm-up; a failure is recorded below, when timed
         with contextlib.suppress(Exception):
             score_arch(space, job["archs"][0], name, config)
@@ -237,7 +242,10 @@ def measure_loops(job: Record) -> None:
     from trainfree.spaces import get_space
 
     meter = _setup(job)
-    space, config = get_space("nb201"), ScoreConfig(device=job["device"])
+    space, config = (
+        get_space("nb201"),
+        ScoreConfig(device=job["device"], memory_format=job["memory_format"]),
+    )
     setting = job["names"][0]
     spec = get_proxy(setting)
     paths = ("loop", *LOOP_PATHS[setting])
@@ -449,6 +457,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", default=",".join(PARTS), help="alone,suite,loop (default all)")
     parser.add_argument("--loop-n", type=int, help="architectures for part 'loop' (default --n)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default torch's)")
+    parser.add_argument(
+        "--memory-format",
+        default="channels_last",
+        choices=("channels_last", "contiguous"),
+        help="ScoreConfig.memory_format of every part (default channels_last)",
+    )
     parser.add_argument("--results", type=Path, default=Path("out/speed.jsonl"))
     args = parser.parse_args(argv)
     args.parts = args.parts.split(",")
@@ -466,7 +480,12 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(names) - set(registered_proxies())
     if unknown:
         sys.exit(f"unknown proxies: {', '.join(sorted(unknown))}")
-    key = {"device": args.device, "threads": args.threads, "env": env_settings()}
+    key = {
+        "device": args.device,
+        "threads": args.threads,
+        "env": env_settings(),
+        "memory_format": args.memory_format,
+    }
     args.results.parent.mkdir(parents=True, exist_ok=True)
 
     jobs = [("alone", [n], measure_scores, archs) for n in names] if "alone" in args.parts else []
@@ -478,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
         done = {
             (r["proxy"], r["arch"])
             for r in load(args.results)
-            if r["part"] == part and all(r[k] == v for k, v in key.items())
+            if r["part"] == part and _matches(r, key)
         }
         todo = [a for a in job_archs if any((n, a) not in done for n in job_names)]
         if not todo:
@@ -502,10 +521,17 @@ def main(argv: list[str] | None = None) -> None:
     wanted = {"alone": set(archs), "suite": set(archs), "loop": set(loop_archs)}
     records = {part: [] for part in PARTS}
     for r in load(args.results):
-        if all(r[k] == v for k, v in key.items()) and r["arch"] in wanted[r["part"]]:
+        if _matches(r, key) and r["arch"] in wanted[r["part"]]:
             records[r["part"]].append(r)
     info = in_fresh_process(machine_info, args.device, args.threads)
     print(report(args, info, names, records))
+
+
+def _matches(record: Record, key: Record) -> bool:
+    """Whether ``record`` was measured under ``key`` (records older than the ``memory_format``
+    key were all channels-last, the library's default)."""
+    record = {"memory_format": "channels_last", **record}
+    return all(record[k] == v for k, v in key.items())
 
 
 def group(records: list[Record]) -> dict[str, list[Record]]:

@@ -144,3 +144,34 @@ def test_malicious_pickle_is_refused(tmp_path):
 def test_exactly_one_arch_source(capsys, args):
     code, _, err = _run(capsys, *args, "--dataset", "synthetic")
     _one_line_error(code, err, "exactly one")
+
+
+def test_proxy_variants_score_under_their_own_name(capsys):
+    """``name[key=value,...]`` changes a proxy's keyword defaults; it is scored and reported under
+    its canonical name, next to the plain proxy and inside an ensemble."""
+    proxies = "intrain_pr[layers=blocks],intrain_pr,ensemble:intrain_pr[layers=blocks]+params"
+    code, out, _ = _run(
+        capsys, "score", "nb201", ARCH, "--proxy", proxies, "--dataset", "synthetic",
+        "--image-size", "16", "--batch-size", "4", "--json", "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    values = {r["proxy"]: r["value"] for r in json.loads(out)["results"]}
+    assert set(values) == {
+        "intrain_pr[layers=blocks]", "intrain_pr", "params",
+        "ensemble:intrain_pr[layers=blocks]+params",
+    }  # fmt: skip
+    assert values["intrain_pr[layers=blocks]"] != values["intrain_pr"]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "needle"),
+    [
+        ("intrain[layer=blocks]", "no parameter 'layer'"),
+        ("tenas_ntk[max_condition=big]", "expected a float"),
+        ("tenas_lr[spatial_only=maybe]", "expected true or false"),
+        ("intrain[]", "empty parameter list"),
+    ],
+)
+def test_bad_proxy_variant(capsys, proxy, needle):
+    code, _, err = _run(capsys, "score", "nb201", ARCH, "--proxy", proxy, "--quiet")
+    _one_line_error(code, err, needle)

@@ -216,7 +216,7 @@ def test_tenas_nb201_one_op_per_edge(nb201):
     assert result.evaluations == 3 + 24 + 18 + 12  # base + candidates, per round
 
 
-def _indicators(space: str, seed: int = 0) -> _Indicators:
+def _indicators(space: str, seed: int = 0, init: str | None = None) -> _Indicators:
     return _Indicators(
         pruning_space(space),
         dataset="synthetic",
@@ -230,6 +230,7 @@ def _indicators(space: str, seed: int = 0) -> _Indicators:
         lr_batches=1,
         ntk_supernet=DEFAULTS[space].ntk_supernet,
         lr_supernet=DEFAULTS[space].lr_supernet,
+        inits=(init or "kaiming_normal_fan_out", init or "kaiming_normal_fan_in"),
         seed=seed,
         device="cpu",
     )
@@ -252,6 +253,14 @@ def test_tenas_deltas_seeded_and_kaiming_init():
         convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
         exceed = [(m.weight.abs().max() * m.weight[0].numel() ** 0.5).item() > 1 for m in convs]
         assert sum(exceed) > len(convs) / 2
+    # init="default": PyTorch's own draw, bounded as above, as the official launcher ends up using
+    ind = _indicators("nb201", init="default")
+    ind._draw()
+    for net in (ind.ntk_net, ind.lr_net):
+        convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all((m.weight.abs().max() * m.weight[0].numel() ** 0.5).item() <= 1 for m in convs)
+    with pytest.raises(TrainfreeError, match="initialisation"):
+        run_search("tenas", get_space("nb201"), ntk_init="kaiming", **TINY_TENAS)
 
 
 def test_tenas_darts_edge_pruning_keeps_two_inputs(darts):

@@ -42,6 +42,7 @@ from trainfree.cli import (
 )
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import get_proxy
+from trainfree.proxies.base import split_names
 from trainfree.run.scoring import ScoreConfig, score_arch
 from trainfree.run.store import ResultStore
 from trainfree.search import SearchResult, get_search, run_search
@@ -187,7 +188,7 @@ def _black_box(
     """
     if evaluations is None and seconds is None:
         evaluations = DEFAULT_EVALUATIONS
-    names: str | list[str] = proxy.split(",") if "," in proxy else proxy
+    names: str | list[str] = split_names(proxy) if "," in proxy else proxy
     fitness = _TrackedFitness(space, names, config)  # a bad proxy name fails here
     db = fitness.store = ResultStore(store) if store else None
     try:

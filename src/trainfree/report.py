@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from trainfree.benchmarks import BenchmarkTable, bootstrap_ci, finite_pairs, spearman
 from trainfree.errors import TrainfreeError
-from trainfree.proxies import PROXIES
+from trainfree.proxies import get_proxy
 from trainfree.run.store import ResultStore
 
 LOG_DECADES = 3  # a positive axis spanning more than this many decades is drawn in log scale
@@ -51,7 +51,10 @@ def store_space(store_path: str | Path, space: str | None = None) -> str:
 
 def _direction(proxy: str) -> float:
     """+1 when higher is better (or the proxy is unknown here), -1 when lower is better."""
-    return -1.0 if proxy in PROXIES and not PROXIES.get(proxy).higher_is_better else 1.0
+    try:
+        return 1.0 if get_proxy(proxy).higher_is_better else -1.0
+    except TrainfreeError:
+        return 1.0
 
 
 def _file_name(prefix: str, proxy: str) -> str:

@@ -7,9 +7,12 @@ initialisation and preferred batch/image size, and the paper it comes from.
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -17,7 +20,7 @@ import torch
 from torch import nn
 
 from trainfree.data.batch import Batch, DataMode
-from trainfree.errors import NonFiniteScoreError
+from trainfree.errors import NonFiniteScoreError, TrainfreeError
 from trainfree.registry import Registry
 
 ProxyFn = Callable[..., float]
@@ -86,8 +89,69 @@ def register_proxy(
     return deco
 
 
+_VARIANT = re.compile(r"^(?P<base>[A-Za-z0-9_]+)\[(?P<args>[^\[\]]*)\]$")
+_SPEC_ARGS = ("model", "batch")
+
+
+def split_names(text: str) -> list[str]:
+    """Split a comma-separated proxy list, keeping the commas inside ``[...]`` (variants)."""
+    return [part.strip() for part in re.split(r",(?![^\[]*\])", text) if part.strip()]
+
+
+def _parse_value(key: str, text: str, default: Any) -> Any:
+    """``text`` as the type of the parameter's ``default`` (literal syntax when it has none)."""
+    text = text.strip()
+    if isinstance(default, bool) or text.lower() in ("true", "false"):
+        if text.lower() not in ("true", "false"):
+            raise TrainfreeError(f"proxy parameter {key}={text!r}: expected true or false")
+        return text.lower() == "true"
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if default is not None and not isinstance(value, type(default)):
+        kind = type(default).__name__
+        raise TrainfreeError(f"proxy parameter {key}={text!r}: expected a {kind}")
+    return value
+
+
+def _variant(base: ProxySpec, args: str) -> ProxySpec:
+    """``base`` with some of its function's keyword defaults replaced (``key=value,...``)."""
+    signature = inspect.signature(base.fn).parameters
+    known = {k: p.default for k, p in signature.items() if k not in _SPEC_ARGS}
+    params: dict[str, Any] = {}
+    for item in (a for a in args.split(",") if a.strip()):
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            names = ", ".join(known) or "none"
+            raise TrainfreeError(
+                f"proxy {base.name!r} has no parameter {key!r} (known: {names}); "
+                f"use {base.name}[key=value,...]"
+            )
+        params[key] = _parse_value(key, text, known[key])
+    if not params:
+        raise TrainfreeError(f"empty parameter list in {base.name}[]")
+    shown = ",".join(
+        f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in sorted(params.items())
+    )
+    merged = MappingProxyType({**base.params, **params})
+    return replace(base, name=f"{base.name}[{shown}]", params=merged)
+
+
 def get_proxy(name: str) -> ProxySpec:
-    return PROXIES.get(name)
+    """The registered proxy ``name``, or a variant ``name[key=value,...]`` of it.
+
+    A variant changes keyword defaults of the proxy's function (for example
+    ``intrain[layers=blocks]`` or ``gradalign_det[sign=1]``); its canonical name, with the keys
+    sorted, is the name its scores are stored under.
+    """
+    match = _VARIANT.match(name.strip())
+    if match is None:
+        return PROXIES.get(name)
+    return _variant(PROXIES.get(match["base"]), match["args"])
 
 
 def compute_proxy(spec: ProxySpec, model: nn.Module, batch: Batch, **params: Any) -> float:

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 
 from trainfree.errors import TrainfreeError
-from trainfree.proxies.base import PROXIES
+from trainfree.proxies.base import PROXIES, get_proxy
 
 METHODS = ("mean_rank", "azlog", "rank_sum")
 _PREFIXES = ("ensemble:", "ensemble[")
@@ -93,7 +93,7 @@ class Ensemble:
                 f"got {list(self.components)}"
             )
         for component in self.components:
-            PROXIES.get(component)  # raises TrainfreeError listing the known proxies
+            get_proxy(component)  # raises TrainfreeError listing the known proxies
         return self
 
     def aggregate(self, scores: Mapping[str, ArrayLike]) -> np.ndarray:
@@ -101,7 +101,7 @@ class Ensemble:
         missing = [c for c in self.components if c not in scores]
         if missing:
             raise TrainfreeError(f"ensemble {self.name!r} is missing scores for {missing}")
-        signs = {c: PROXIES.get(c).higher_is_better for c in self.components}
+        signs = {c: get_proxy(c).higher_is_better for c in self.components}
         return rank_aggregate({c: scores[c] for c in self.components}, signs, self.method)
 
 

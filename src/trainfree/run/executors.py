@@ -81,14 +81,14 @@ def run_task(task: Task) -> Outcome:
 
 def _plugins(task: Task) -> Plugins:
     """The modules outside ``trainfree`` that registered ``task``'s space and proxy."""
-    from trainfree.proxies import PROXIES
+    from trainfree.proxies import get_proxy
     from trainfree.spaces import SPACES
 
     owners = set()  # an unknown name is left for the worker to report as a failure
     if task.space in SPACES:
         owners.add(SPACES.get(task.space).__module__)
-    if task.proxy in PROXIES:
-        owners.add(getattr(PROXIES.get(task.proxy).fn, "__module__", ""))
+    with contextlib.suppress(TrainfreeError):
+        owners.add(getattr(get_proxy(task.proxy).fn, "__module__", ""))
     found = []
     for name in sorted(owners):
         file = getattr(sys.modules.get(name), "__file__", None)

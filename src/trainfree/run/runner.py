@@ -9,6 +9,7 @@ import numpy as np
 
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import PROXIES, get_proxy
+from trainfree.proxies.base import split_names
 from trainfree.proxies.ensemble import Ensemble, parse_ensemble, rank_aggregate
 from trainfree.run.executors import LocalExecutor, Outcome, Task
 from trainfree.run.scoring import ScoreConfig, ScoreResult
@@ -20,7 +21,7 @@ Progress = Callable[[Outcome], None]
 
 def resolve_proxies(names: str | Sequence[str]) -> list[str | Ensemble]:
     """Parse ``"a,b,ensemble:c+d"`` or ``"all"`` into proxy names and ensembles."""
-    items = names.split(",") if isinstance(names, str) else list(names)
+    items = split_names(names) if isinstance(names, str) else list(names)
     resolved: list[str | Ensemble] = []
     for item in (i.strip() for i in items):
         if not item:

@@ -34,11 +34,11 @@ class ScoreConfig:
     repeats); an explicit value overrides it for every proxy.
 
     ``memory_format`` is how 4-D inputs and convolution weights are laid out: ``"channels_last"``
-    (default; oneDNN's fast convolutions on CPU, 1.3-6x faster per proxy on NB201, see
-    BENCHMARKS.md) or ``"contiguous"`` (NCHW). It changes only floating-point rounding (PyTorch's
-    channels-last BatchNorm accumulates less precisely: relative differences of 1e-8 to 1e-5
-    on the proxies measured, below the float32 noise of deep networks), so it is recorded with
-    each stored score as part of ``device`` but is not part of the score's key.
+    (default; oneDNN's convolutions on CPU: on full-size NB201 near 1.5x, intrain, tenas_ntk
+    and zen 1.2x faster, gradalign 1.2x slower; BENCHMARKS.md) or ``"contiguous"`` (NCHW). It
+    changes only floating-point rounding (PyTorch's channels-last BatchNorm on CPU accumulates
+    less precisely; ``benchmarks/precision.py`` measures the effect on the seed proxies), so it
+    is recorded with each stored score as part of ``device`` but is not part of its key.
     """
 
     dataset: str = "cifar10"

@@ -41,7 +41,7 @@ from torch import nn
 from trainfree.data import DataMode, make_batch
 from trainfree.data.batch import Batch
 from trainfree.errors import TrainfreeError
-from trainfree.init import apply_init
+from trainfree.init import INITS, apply_init
 from trainfree.proxies.tenas import tenas_lr, tenas_ntk
 from trainfree.search.base import SearchResult
 from trainfree.search.supernet import (
@@ -133,6 +133,7 @@ class _Indicators:
         lr_batches: int,
         ntk_supernet: Mapping[str, Any],
         lr_supernet: Mapping[str, Any],
+        inits: tuple[str, str],
         seed: int,
         device: str,
     ) -> None:
@@ -144,6 +145,7 @@ class _Indicators:
         }
         self.batch_size, self.repeat, self.precision = batch_size, repeat, precision
         self.lr_samples, self.lr_batches = lr_samples, lr_batches
+        self.inits = inits
         self.device = torch.device(device)
         self.rng = random.Random(seed)
         classes = (
@@ -159,15 +161,15 @@ class _Indicators:
         return net
 
     def _draw(self) -> tuple[Batch, Batch, int]:
-        """A fresh NTK batch, fresh images and crop seed, fresh Kaiming weights for both nets."""
+        """A fresh NTK batch, fresh images and crop seed, fresh weights for both nets."""
         seed = self.rng.randrange(2**31)
         batch = make_batch(batch_size=self.batch_size, seed=seed, mode=DataMode.INPUTS, **self.data)
         images = make_batch(
             batch_size=self.lr_samples, seed=seed + 1, mode=DataMode.INPUTS, **self.data
         )
         torch.manual_seed(seed)
-        apply_init(self.ntk_net, "kaiming_normal_fan_out")
-        apply_init(self.lr_net, "kaiming_normal_fan_in")
+        apply_init(self.ntk_net, self.inits[0])
+        apply_init(self.lr_net, self.inits[1])
         return batch.to(self.device), images.to(self.device), seed + 2
 
     def _kappa(self, masks: Sequence[torch.Tensor], batch: Batch) -> float:
@@ -253,6 +255,8 @@ def tenas_search(
     lr_batches: int = 3,
     ntk_supernet: Mapping[str, Any] | None = None,
     lr_supernet: Mapping[str, Any] | None = None,
+    ntk_init: str = "kaiming_normal_fan_out",
+    lr_init: str = "kaiming_normal_fan_in",
     seed: int = 0,
     device: str = "cpu",
 ) -> SearchResult:
@@ -261,12 +265,16 @@ def tenas_search(
     ``None`` settings take the official per-space defaults (:data:`DEFAULTS`: NTK batch 72 / 14,
     prune number 1 / 3); ``ntk_supernet`` / ``lr_supernet`` override the supernet size keywords.
     ``evaluations`` counts supernet states scored (each for both indicators and ``repeat`` times).
+    ``ntk_init`` / ``lr_init``: the intended Kaiming schemes by default; ``"default"`` for both
+    redraws PyTorch's own initialisation each repeat, closer to what the official launcher ran.
     """
     start = time.perf_counter()
     spec = pruning_space(space)
     defaults = DEFAULTS[spec.name]
     if repeat < 1 or precision < 0 or lr_samples < 1 or lr_batches < 1:
         raise TrainfreeError("TE-NAS needs repeat, lr_samples, lr_batches >= 1 and precision >= 0")
+    for init in (ntk_init, lr_init):
+        INITS.get(init)  # an unknown scheme: one line listing the known ones
     ind = _Indicators(
         spec,
         dataset=dataset,
@@ -280,6 +288,7 @@ def tenas_search(
         lr_batches=lr_batches,
         ntk_supernet={**defaults.ntk_supernet, **(ntk_supernet or {})},
         lr_supernet={**defaults.lr_supernet, **(lr_supernet or {})},
+        inits=(ntk_init, lr_init),
         seed=seed,
         device=device,
     )
