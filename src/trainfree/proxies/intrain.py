@@ -14,9 +14,10 @@ labels (paper: 64 images of 64 × 64)::
   centring and Gram matrix in the network's precision, the ``C × C`` covariance (population
   normalisation ``1/n``) and the ratio in float64. On NB201 this differs from an all-float64
   covariance by less than 1e-6 relative (8.4e-7 at worst over every ReLU output of 4 networks)
-  and avoids a float64 copy of each 64 × 16 × 64 × 64 map, which dominated InTrain's cost. A layer whose centred
-  activations are exactly zero (e.g. the output of an all-``none`` cell) has PR 1 (total
-  collapse, ``log PR = 0``); the literal ``C + εI`` would instead give it the maximum PR ``C``.
+  and avoids a float64 copy of each 64 × 16 × 64 × 64 map, which dominated InTrain's cost.
+  A layer whose centred activations are exactly zero (e.g. the output of an all-``none``
+  cell) has PR 1 (total collapse, ``log PR = 0``); the literal ``C + εI`` would instead give
+  it the maximum PR ``C``.
 * std is the population standard deviation (``correction=0``, so a one-element tensor gives 0
   instead of NaN); parameters without a gradient are skipped.
 * Which outputs count as "layers" is not specified by the paper: ``layers`` selects them.
