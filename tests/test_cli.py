@@ -38,6 +38,7 @@ def test_spaces_and_proxies_json(capsys):
     rows = {p["name"]: p for p in json.loads(out)["proxies"]}
     assert rows["synflow"]["higher_is_better"] is True
     assert {"name", "higher_is_better", "data_mode", "paper"} <= set(rows["params"])
+    assert rows["intrain"]["options"] == {"layers": "blocks", "eps": 1e-10}  # for intrain[k=v]
 
 
 def test_score_json_contract(capsys):
@@ -149,7 +150,7 @@ def test_exactly_one_arch_source(capsys, args):
 def test_proxy_variants_score_under_their_own_name(capsys):
     """``name[key=value,...]`` changes a proxy's keyword defaults; it is scored and reported under
     its canonical name, next to the plain proxy and inside an ensemble."""
-    proxies = "intrain_pr[layers=blocks],intrain_pr,ensemble:intrain_pr[layers=blocks]+params"
+    proxies = "intrain_pr[layers=relu],intrain_pr,ensemble:intrain_pr[layers=relu]+params"
     code, out, _ = _run(
         capsys, "score", "nb201", ARCH, "--proxy", proxies, "--dataset", "synthetic",
         "--image-size", "16", "--batch-size", "4", "--json", "--quiet",
@@ -157,10 +158,10 @@ def test_proxy_variants_score_under_their_own_name(capsys):
     assert code == 0
     values = {r["proxy"]: r["value"] for r in json.loads(out)["results"]}
     assert set(values) == {
-        "intrain_pr[layers=blocks]", "intrain_pr", "params",
-        "ensemble:intrain_pr[layers=blocks]+params",
+        "intrain_pr[layers=relu]", "intrain_pr", "params",
+        "ensemble:intrain_pr[layers=relu]+params",
     }  # fmt: skip
-    assert values["intrain_pr[layers=blocks]"] != values["intrain_pr"]
+    assert values["intrain_pr[layers=relu]"] != values["intrain_pr"]
 
 
 @pytest.mark.parametrize(

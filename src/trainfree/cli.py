@@ -200,20 +200,22 @@ def spaces(as_json: AsJson = False) -> None:
 
 @app.command()
 def proxies(as_json: AsJson = False) -> None:
-    """List the proxies: name, higher_is_better, data mode, paper."""
+    """List the proxies: name, higher_is_better, data mode, init, options (for name[k=v]), paper."""
     from trainfree.proxies import PROXIES
 
     rows = [PROXIES.get(n).describe() for n in PROXIES.names()]
     if as_json:
         print(json.dumps({"proxies": rows}))
         return
-    table = Table("name", "higher is better", "data", "init", "paper")
+    table = Table("name", "higher is better", "data", "init", "options", "paper")
     for row in rows:
+        options = ", ".join(f"{k}={v}" for k, v in row["options"].items())
         table.add_row(
             row["name"],
             str(row["higher_is_better"]),
             row["data_mode"],
             row["default_init"],
+            options,
             row["paper"],
         )
     Console().print(table)

@@ -59,8 +59,17 @@ class ProxySpec:
             "batch_size": self.batch_size,
             "image_size": self.image_size,
             "repeats": self.repeats,
+            "options": self.options(),
             "paper": self.paper,
         }
+
+    def options(self) -> dict[str, Any]:
+        """The keyword defaults a variant ``name[key=value,...]`` can change (JSON-friendly)."""
+        signature = inspect.signature(self.fn).parameters
+        defaults = {k: p.default for k, p in signature.items() if k not in _SPEC_ARGS}
+        defaults.update((k, v) for k, v in self.params.items() if k in defaults)
+        plain = (bool, int, float, str, type(None))
+        return {k: v if isinstance(v, plain) else repr(v) for k, v in defaults.items()}
 
 
 PROXIES: Registry[ProxySpec] = Registry("proxy")
