@@ -65,11 +65,15 @@ class ProxySpec:
 
     def options(self) -> dict[str, Any]:
         """The keyword defaults a variant ``name[key=value,...]`` can change (JSON-friendly)."""
+        plain = (bool, int, float, str, type(None))
+        return {k: v if isinstance(v, plain) else repr(v) for k, v in self.keywords().items()}
+
+    def keywords(self) -> dict[str, Any]:
+        """The function's keyword defaults, with the registered ``params`` applied."""
         signature = inspect.signature(self.fn).parameters
         defaults = {k: p.default for k, p in signature.items() if k not in _SPEC_ARGS}
         defaults.update((k, v) for k, v in self.params.items() if k in defaults)
-        plain = (bool, int, float, str, type(None))
-        return {k: v if isinstance(v, plain) else repr(v) for k, v in defaults.items()}
+        return defaults
 
 
 PROXIES: Registry[ProxySpec] = Registry("proxy")
@@ -128,8 +132,7 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
 
 def _variant(base: ProxySpec, args: str) -> ProxySpec:
     """``base`` with some of its function's keyword defaults replaced (``key=value,...``)."""
-    signature = inspect.signature(base.fn).parameters
-    known = {k: p.default for k, p in signature.items() if k not in _SPEC_ARGS}
+    known = base.keywords()
     params: dict[str, Any] = {}
     for item in (a for a in args.split(",") if a.strip()):
         key, sep, text = item.partition("=")
