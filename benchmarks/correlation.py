@@ -90,7 +90,7 @@ def _score(
         )
     executor.close()
     for failure in report.failures:
-        print(f"  failed {failure.task.proxy} on {failure.task.arch}: {failure.error}",
+        print(f"  failed {failure.proxy} on {failure.task.arch}: {failure.error}",
               file=sys.stderr)  # fmt: skip
     return report
 

@@ -12,6 +12,10 @@ Three parts (``--parts``, default all), on ``--n`` NB201 architectures sampled w
   seconds (user + sys, all threads) over the same call, and the sys share of them.
 * ``suite``: the seed suite (intrain, near, gradalign, tenas_ntk, tenas_lr) scored one after
   the other on each architecture, in one process; seconds per architecture are the sum.
+* ``shared``: every proxy of ``--proxies`` (default all) on each architecture in one call of
+  :func:`trainfree.run.scoring.score_proxies`, which builds one network per group of proxies
+  with the same settings and computes their common intermediates once; compared per
+  architecture with the sum of the same proxies' ``alone`` seconds.
 * ``loop``: the fast paths against the loop references of ``tests/loop_reference.py``, each
   on the network and batch ``score_arch`` gives the proxy (one repeat, built afresh per path):
   per-sample CE gradients at GradAlign's setting (full size, batch 64, train mode; the proxy's
@@ -40,8 +44,8 @@ Method:
   ``quantiles``, inclusive). Architectures whose score raised are counted as failures and left
   out of the timings.
 * Threads: torch's defaults, or ``--threads`` (``torch.set_num_threads`` in each process).
-* Layout: ``--memory-format`` (``ScoreConfig.memory_format``, default channels-last; part of the
-  resume key).
+* Layout: ``--memory-format`` (``ScoreConfig.memory_format``, default ``auto``: each proxy's
+  measured preference; part of the resume key).
   ``OMP_*``/``MKL_*``/``MALLOC_*``/``GLIBC_TUNABLES``/``THP_*``/``LD_PRELOAD`` variables set
   for the run are printed with the machine and are part of the resume key.
 * Resumable: every per-architecture measurement is appended to ``--results`` (JSON lines,
@@ -81,7 +85,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 SEED_SUITE = ("intrain", "near", "gradalign", "tenas_ntk", "tenas_lr")
-PARTS = ("alone", "suite", "loop")
+PARTS = ("alone", "suite", "shared", "loop")
+TOGETHER = "together"  # the proxy name of part "shared" records
 LOOP_PATHS = {"gradalign": ("proxy",), "tenas_ntk": ("proxy", "jacrev")}  # part "loop"
 SUITE_TARGET, SUITE_AIM = 6.0, 3.0  # seconds per architecture (issue 8)
 ENV_PREFIXES = ("OMP_", "MKL_", "KMP_", "GOMP_", "MALLOC_", "GLIBC_TUNABLES", "THP_", "LD_PRELOAD")
@@ -181,6 +186,28 @@ def measure_scores(job: Record) -> None:
                 _append(job["results"], {**record, "error": f"{type(exc).__name__}: {exc}"})
                 continue
             _append(job["results"], {**record, **cost, "seconds": result.seconds})
+
+
+def measure_shared(job: Record) -> None:
+    """Part ``shared``: ``score_proxies`` of all of ``job["proxies"]`` together, per arch."""
+    from trainfree.run.scoring import ScoreConfig, score_proxies
+    from trainfree.spaces import get_space
+
+    meter = _setup(job)
+    space, config = (
+        get_space("nb201"),
+        ScoreConfig(device=job["device"], memory_format=job["memory_format"]),
+    )
+    with contextlib.suppress(Exception):  # warm-up
+        score_proxies(space, job["archs"][0], job["proxies"], config)
+    for arch in job["archs"]:
+        record = {**job["key"], "proxy": TOGETHER, "arch": arch}
+        try:
+            _, cost = meter.measure(lambda a=arch: score_proxies(space, a, job["proxies"], config))
+        except Exception as exc:
+            _append(job["results"], {**record, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        _append(job["results"], {**record, **cost})
 
 
 def _default(proxy: str, keyword: str) -> Any:
@@ -382,6 +409,28 @@ def suite_table(records: list[Record]) -> str:
     return table(header, rows) + "\n\n" + verdict
 
 
+def shared_table(records: list[Record], alone: list[Record], names: list[str]) -> str:
+    """Together vs the sum of alone, on the architectures measured both ways."""
+    by_arch: dict[str, dict[str, float]] = {}
+    for r in alone:
+        if "error" not in r:
+            by_arch.setdefault(r["arch"], {})[r["proxy"]] = r["seconds"]
+    pairs = [
+        (r["wall"], sum(by_arch[r["arch"]][n] for n in names))
+        for r in records
+        if "error" not in r and set(names) <= set(by_arch.get(r["arch"], {}))
+    ]
+    if not pairs:
+        return "No architecture measured both together and alone."
+    together, summed = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+    med, p10, p90 = spread([s / t for t, s in pairs])
+    header = ["proxies", "archs", "together median s/arch", "alone, summed, median s/arch"]
+    header.append("speed-up (median, p10–p90)")
+    row = [str(len(names)), str(len(pairs)), fmt(together), fmt(summed)]
+    row.append(f"{fmt(med)}× ({fmt(p10)}–{fmt(p90)})")
+    return table(header, [row])
+
+
 def loop_table(records: dict[str, list[Record]]) -> str:
     header = ["rows of", "setting", "fast path", "archs", "fast s (median)", "loop s (median)"]
     header += ["speed-up (median, p10–p90)", "max abs diff", "max rel diff", "value rel diff"]
@@ -459,9 +508,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default torch's)")
     parser.add_argument(
         "--memory-format",
-        default="channels_last",
-        choices=("channels_last", "contiguous"),
-        help="ScoreConfig.memory_format of every part (default channels_last)",
+        default="auto",
+        choices=("auto", "channels_last", "contiguous"),
+        help="ScoreConfig.memory_format of every part (default auto: each proxy's own)",
     )
     parser.add_argument("--results", type=Path, default=Path("out/speed.jsonl"))
     args = parser.parse_args(argv)
@@ -491,6 +540,8 @@ def main(argv: list[str] | None = None) -> None:
     jobs = [("alone", [n], measure_scores, archs) for n in names] if "alone" in args.parts else []
     if "suite" in args.parts:
         jobs.append(("suite", list(SEED_SUITE), measure_scores, archs))
+    if "shared" in args.parts:
+        jobs.append(("shared", [TOGETHER], measure_shared, archs))
     if "loop" in args.parts:
         jobs += [("loop", [n], measure_loops, loop_archs) for n in LOOP_PATHS]
     for part, job_names, worker, job_archs in jobs:
@@ -509,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
             "names": job_names,
             "archs": todo,
             "results": str(args.results),
+            "proxies": names,
             "key": {"part": part, **key},
             **key,
         }
@@ -518,7 +570,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[speed] {label}: worker died ({exc}); rerun to resume", file=sys.stderr)
         print(f"[speed] {label}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
-    wanted = {"alone": set(archs), "suite": set(archs), "loop": set(loop_archs)}
+    wanted = {"alone": set(archs), "suite": set(archs), "shared": set(archs)}
+    wanted["loop"] = set(loop_archs)
     records = {part: [] for part in PARTS}
     for r in load(args.results):
         if _matches(r, key) and r["arch"] in wanted[r["part"]]:
@@ -587,6 +640,17 @@ def report(
             "### Seed suite together (one process, one proxy after the other per architecture)",
             "",
             suite_table(records["suite"]),
+        ]
+    if "shared" in args.parts:
+        out += [
+            "",
+            "### Shared work: every proxy on one architecture in one call",
+            "",
+            "`score_proxies` (one network and batch per group of proxies with equal settings; "
+            "InTrain's three views, GradAlign's two, snip/plain/grad_norm and swap/swap_reg "
+            "share their passes) against the sum of the same proxies' seconds alone.",
+            "",
+            shared_table(records["shared"], records["alone"], names),
         ]
     if "loop" in args.parts:
         out += [

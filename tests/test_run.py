@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import faulty
@@ -31,7 +32,7 @@ HEALTHY = ["t0", "t1", "t2", "t3"]
 
 
 def _tasks(archs: list[str], proxy: str = "test_sum") -> list[Task]:
-    return [Task("test_tiny", arch, proxy, faulty.CONFIG) for arch in archs]
+    return [Task("test_tiny", arch, (proxy,), faulty.CONFIG) for arch in archs]
 
 
 def _values(executor, archs: list[str]) -> dict[str, float | str]:
@@ -178,8 +179,14 @@ def test_memory_format_lays_out_convolutions_and_is_recorded(tmp_path):
     assert batch.inputs.is_contiguous() and not batch.inputs.is_contiguous(
         memory_format=torch.channels_last
     )
+    _, batch = prepare(space, arch, get_proxy("gradalign"), fast)  # its measured preference
+    assert not batch.inputs.is_contiguous(memory_format=torch.channels_last)
+    forced = replace(fast, memory_format="channels_last")
+    _, batch = prepare(space, arch, get_proxy("gradalign"), forced)
+    assert batch.inputs.is_contiguous(memory_format=torch.channels_last)
     with ResultStore(tmp_path / "s.sqlite") as store:
-        score_many("nb201", [arch], ["naswot"], fast, store=store)
-        assert [row["device"] for row in store.rows()] == ["cpu+channels_last"]
+        score_many("nb201", [arch], ["naswot", "gradalign"], fast, store=store)
+        devices = {row["proxy"]: row["device"] for row in store.rows()}
+        assert devices == {"naswot": "cpu+channels_last", "gradalign": "cpu"}
     with pytest.raises(TrainfreeError, match="memory format"):
         ScoreConfig(memory_format="nhwc")

@@ -140,11 +140,11 @@ def fake_scores(monkeypatch):
     """Replace proxy scoring by a deterministic table of values; count the calls."""
     calls: list[tuple[str, str]] = []
 
-    def fake(space, arch, proxy, config):
-        calls.append((arch, proxy))
-        return SimpleNamespace(value=fake_value(arch, proxy))
+    def fake(space, arch, proxies, config):
+        calls.extend((arch, proxy) for proxy in proxies)
+        return {proxy: SimpleNamespace(value=fake_value(arch, proxy)) for proxy in proxies}
 
-    monkeypatch.setattr(fitness_module, "score_arch", fake)
+    monkeypatch.setattr(fitness_module, "score_proxies", fake)
     return calls
 
 

@@ -53,7 +53,10 @@ Repeats = Annotated[int | None, typer.Option(help="Repeats per score (default: e
 Seed = Annotated[int, typer.Option(help="Seed for sampling, initialisation and data.")]
 Device = Annotated[str, typer.Option(help="cpu or cuda.")]
 MemoryFormat = Annotated[
-    str, typer.Option(help="channels_last (fast on CPU) or contiguous (NCHW) for 4-D inputs.")
+    str,
+    typer.Option(
+        help="Layout of 4-D inputs: auto (each proxy's fastest), channels_last or contiguous."
+    ),
 ]
 Init = Annotated[str | None, typer.Option(help="Initialisation scheme (default: each proxy's).")]
 Workers = Annotated[int, typer.Option(help="Worker processes (1 = in-process).")]
@@ -162,9 +165,7 @@ def _run(
         if db:
             db.close()
     for failure in report.failures:
-        stderr.print(
-            f"[red]failed[/red] {failure.task.proxy} on {failure.task.arch}: {failure.error}"
-        )
+        stderr.print(f"[red]failed[/red] {failure.proxy} on {failure.task.arch}: {failure.error}")
     return proxies, report
 
 
@@ -236,7 +237,7 @@ def score(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
-    memory_format: MemoryFormat = "channels_last",
+    memory_format: MemoryFormat = "auto",
     init: Init = None,
     workers: Workers = 1,
     executor: ExecutorName = "local",
@@ -276,7 +277,7 @@ def score(
 
 
 def _failure_json(outcome: Outcome) -> dict:
-    return {"arch": outcome.task.arch, "proxy": outcome.task.proxy, "error": outcome.error}
+    return {"arch": outcome.task.arch, "proxy": outcome.proxy, "error": outcome.error}
 
 
 @app.command()
@@ -295,7 +296,7 @@ def correlate(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
-    memory_format: MemoryFormat = "channels_last",
+    memory_format: MemoryFormat = "auto",
     init: Init = None,
     workers: Workers = 1,
     executor: ExecutorName = "local",

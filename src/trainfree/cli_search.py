@@ -41,9 +41,9 @@ from trainfree.cli import (
     stderr,
 )
 from trainfree.errors import TrainfreeError
-from trainfree.proxies import get_proxy
 from trainfree.proxies.base import split_names
-from trainfree.run.scoring import ScoreConfig, score_arch
+from trainfree.run.runner import score_many
+from trainfree.run.scoring import ScoreConfig
 from trainfree.run.store import ResultStore
 from trainfree.search import SearchResult, get_search, run_search
 from trainfree.search.fitness import Fitness
@@ -100,17 +100,10 @@ class _TrackedFitness(Fitness):
     def _evaluate(self, arch: str) -> dict[str, float]:
         if self.store is None:
             return super()._evaluate(arch)
-        return {p: self._stored_score(arch, p) for p in self.proxies}
-
-    def _stored_score(self, arch: str, proxy: str) -> float:
-        assert self.store is not None
-        resolved = self.config.resolve(get_proxy(proxy))
-        stored = self.store.get(self.space.name, arch, proxy, resolved)
-        if stored is not None and stored.status == "ok" and stored.value is not None:
-            return stored.value
-        result = score_arch(self.space, arch, proxy, self.config)
-        self.store.put(self.space.name, result, device=self.config.provenance)
-        return result.value
+        report = score_many(self.space.name, [arch], self.proxies, self.config, store=self.store)
+        for failure in report.failures:
+            raise TrainfreeError(f"{failure.proxy} failed on {arch}: {failure.error}")
+        return {r.proxy: r.value for r in report.results}
 
     def __call__(self, arch: str) -> float:
         value = super().__call__(arch)
@@ -311,7 +304,7 @@ def search(
     repeats: Repeats = None,
     seed: Seed = 0,
     device: Device = "cpu",
-    memory_format: MemoryFormat = "channels_last",
+    memory_format: MemoryFormat = "auto",
     init: Init = None,
     store: StorePath = None,
     quiet: Quiet = False,

@@ -32,7 +32,10 @@ class ProxySpec:
 
     ``build_overrides`` are passed to the space's ``build`` (for example TE-NAS's thin
     linear-region network); ``train_mode`` selects ``model.train()`` (BatchNorm on batch
-    statistics) or ``model.eval()``; ``dtype`` is the precision the network is run in.
+    statistics) or ``model.eval()``; ``dtype`` is the precision the network is run in;
+    ``memory_format`` the layout of 4-D inputs and convolution weights the proxy runs fastest
+    with on CPU (measured; the harness uses it unless told otherwise, see
+    :class:`trainfree.run.scoring.ScoreConfig`).
     """
 
     name: str
@@ -46,6 +49,7 @@ class ProxySpec:
     repeats: int = 1
     train_mode: bool = True
     dtype: torch.dtype = torch.float32
+    memory_format: str = "channels_last"
     build_overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -22,6 +22,12 @@ running statistics (:func:`frozen_batchnorm_stats`), so batch statistics are use
 in-place update under ``vmap`` is impossible, and a proxy should not mutate the model). Eval-mode
 BatchNorms use their running statistics unchanged.
 
+Shared work: inside :func:`sharing` (the harness opens it around the proxies of one group, which
+see the same network and batch), a function decorated with :func:`shared` runs once per
+(network, batch, arguments) and later calls return its first result, so proxies built on one
+intermediate (InTrain's three views, GradAlign's two, the saliency proxies' one loss gradient)
+compute it once. Outside :func:`sharing` a shared function is an ordinary one.
+
 ``chunk_size`` bounds memory: at most that many samples (``per_sample_grads``) or cotangents
 (``output_jacobian``, each costing one backward of the whole batch) are vectorised at once;
 ``None`` vectorises all of them.
@@ -29,9 +35,12 @@ BatchNorms use their running statistics unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -43,6 +52,51 @@ from trainfree.errors import TrainfreeError
 ParamFilter = str | Callable[[str], bool] | None
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Reduce = str | Callable[[torch.Tensor], torch.Tensor]
+T = TypeVar("T")
+
+_SHARED: ContextVar[dict[tuple, Any] | None] = ContextVar("trainfree_shared", default=None)
+_GROUP: ContextVar[frozenset[str]] = ContextVar("trainfree_group", default=frozenset())
+
+
+@contextmanager
+def sharing(proxies: Iterable[str] = ()) -> Iterator[None]:
+    """Compute each :func:`shared` result once within this block.
+
+    ``proxies`` names the proxies about to run on one network and batch (a group of
+    :func:`trainfree.run.scoring.group_by_preparation`); the block must not outlive that network
+    and batch, whose identities are part of the cache key.
+    """
+    cache_token = _SHARED.set({})
+    group_token = _GROUP.set(frozenset(proxies))
+    try:
+        yield
+    finally:
+        _SHARED.reset(cache_token)
+        _GROUP.reset(group_token)
+
+
+def group_proxies() -> frozenset[str]:
+    """Base names (no ``[...]`` variant) of the proxies of the current :func:`sharing` block."""
+    return frozenset(name.partition("[")[0] for name in _GROUP.get())
+
+
+def shared(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoise ``fn(model, batch, *args, **kwargs)`` within :func:`sharing` (module docstring).
+
+    Callers must treat the result as read-only. A call that raises is not remembered.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(model: nn.Module, batch: object, *args: Any, **kwargs: Any) -> T:
+        cache = _SHARED.get()
+        if cache is None:
+            return fn(model, batch, *args, **kwargs)
+        key = (fn, id(model), id(batch), args, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = fn(model, batch, *args, **kwargs)
+        return cache[key]
+
+    return wrapper
 
 
 @contextmanager

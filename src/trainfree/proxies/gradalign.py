@@ -46,13 +46,14 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import NonFiniteScoreError, TrainfreeError
 from trainfree.proxies.base import register_proxy
-from trainfree.proxies.functional import per_sample_grads
+from trainfree.proxies.functional import per_sample_grads, shared
 
 PAPER = "Li & Guo, GradAlign for Training-free Model Performance Inference, arXiv 2411.19819, 2024"
 VARIANTS = ("mean_cos", "coherence", "offdiag_cos", "conflict_frac")
 DEFAULT_SIGN = -1
 
 
+@shared
 def sample_gram(
     model: nn.Module,
     batch: Batch,
@@ -60,7 +61,11 @@ def sample_gram(
     chunk_size: int | None = None,
     coupled: bool = False,
 ) -> torch.Tensor:
-    """Float64 Gram matrix of the non-zero per-sample CE gradients, ``(m, m)``."""
+    """Float64 Gram matrix of the non-zero per-sample CE gradients, ``(m, m)``.
+
+    Shared (:func:`~trainfree.proxies.functional.shared`) by ``gradalign`` and
+    ``gradalign_det`` scored together; read-only.
+    """
     grads = per_sample_grads(
         model,
         batch.inputs,
@@ -136,6 +141,7 @@ def log_det(gram: torch.Tensor, eps: float = 1e-6) -> float:
     paper=PAPER + " (GradAlign-I, alignment)",
     batch_size=64,
     train_mode=True,
+    memory_format="contiguous",
 )
 def gradalign(
     model: nn.Module,
@@ -156,6 +162,7 @@ def gradalign(
     paper=PAPER + " (GradAlign-II, Gram determinant)",
     batch_size=64,
     train_mode=True,
+    memory_format="contiguous",
 )
 def gradalign_det(
     model: nn.Module,

@@ -46,7 +46,7 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import TrainfreeError
 from trainfree.proxies.base import register_proxy
-from trainfree.proxies.functional import frozen_batchnorm_stats
+from trainfree.proxies.functional import frozen_batchnorm_stats, group_proxies, shared
 from trainfree.proxies.hooks import ModuleFilter, call_on_outputs, is_relu, is_weighted
 
 PAPER = (
@@ -108,10 +108,15 @@ def gradient_health(model: nn.Module, eps: float = 1e-10) -> float:
     return total
 
 
+@shared
 def intrain_terms(
     model: nn.Module, batch: Batch, layers: str, eps: float, gradients: bool
 ) -> tuple[float, float, int]:
-    """``(γ, o, L)``; ``o`` is 0 when ``gradients`` is False (no backward pass)."""
+    """``(γ, o, L)``; ``o`` is 0 when ``gradients`` is False (no backward pass).
+
+    Shared (:func:`~trainfree.proxies.functional.shared`): ``intrain``, ``intrain_pr`` and
+    ``intrain_grad`` scored together on one network and batch run one forward and backward pass.
+    """
     log_prs: list[float] = []
 
     def record(name: str, out: torch.Tensor) -> None:
@@ -134,13 +139,21 @@ def intrain_terms(
 Combine = Callable[[float, float, int], float]
 
 
+_NEED_GRADIENTS = frozenset({"intrain", "intrain_grad"})
+
+
 def _register(name: str, doc: str, combine: Combine, needs_grad: bool) -> Callable[..., float]:
-    """Register one view of :func:`intrain_terms` as proxy ``name``."""
+    """Register one view of :func:`intrain_terms` as proxy ``name``.
+
+    ``intrain_pr`` alone needs no backward pass; scored in a group with a view that does, it
+    takes the shared forward-and-backward result instead of a forward of its own.
+    """
 
     def proxy(
         model: nn.Module, batch: Batch, layers: str = DEFAULT_LAYERS, eps: float = 1e-10
     ) -> float:
-        return combine(*intrain_terms(model, batch, layers, eps, needs_grad))
+        gradients = needs_grad or bool(group_proxies() & _NEED_GRADIENTS)
+        return combine(*intrain_terms(model, batch, layers, eps, gradients))
 
     proxy.__name__ = proxy.__qualname__ = name
     proxy.__doc__ = doc

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainfree.data.batch import Batch
+from trainfree.proxies.functional import shared
 from trainfree.proxies.hooks import is_weighted
 
 LayerMetric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -43,10 +44,15 @@ def weight_grads(
     return [torch.zeros_like(w) if g is None else g for g, w in zip(grads, weights, strict=True)]
 
 
+@shared
 def cross_entropy_grads(
     model: nn.Module, batch: Batch
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Conv/linear weights and their gradients of the mean cross-entropy on the whole batch."""
+    """Conv/linear weights and their gradients of the mean cross-entropy on the whole batch.
+
+    Shared (:func:`~trainfree.proxies.functional.shared`): snip, plain and grad_norm scored
+    together use one backward pass; read-only.
+    """
     weights = prunable_weights(model)
     loss = F.cross_entropy(model(batch.inputs), batch.targets)
     return weights, weight_grads(loss, weights)

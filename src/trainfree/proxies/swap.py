@@ -31,6 +31,7 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import TrainfreeError
 from trainfree.proxies.base import register_proxy
+from trainfree.proxies.functional import shared
 from trainfree.proxies.hooks import is_relu, record_outputs
 from trainfree.proxies.zen import gaussian_init_
 
@@ -52,6 +53,16 @@ def activation_matrix(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return torch.cat([out.reshape(len(inputs), -1) for _, out in records], dim=1)
 
 
+@shared
+def swap_patterns(model: nn.Module, batch: Batch, gaussian_init: bool) -> int:
+    """SWAP's pattern count on a copy of ``model`` (re-initialised if ``gaussian_init``); shared
+    (:func:`~trainfree.proxies.functional.shared`) by ``swap`` and ``swap_reg``."""
+    net = copy.deepcopy(model)
+    if gaussian_init:
+        gaussian_init_(net)
+    return count_patterns(activation_matrix(net, batch.inputs))
+
+
 def regular_factor(num_params: int, mu: float, sigma: float) -> float:
     """``exp(−(P − mu)² / sigma)`` with P, mu and sigma in millions of parameters."""
     if sigma <= 0:
@@ -66,10 +77,7 @@ _PAPER = "Peng et al., SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast 
                 batch_size=16)  # fmt: skip
 def swap(model: nn.Module, batch: Batch, gaussian_init: bool = True) -> float:
     """Number of distinct sample-wise activation patterns of the ReLU units."""
-    net = copy.deepcopy(model)
-    if gaussian_init:
-        gaussian_init_(net)
-    return float(count_patterns(activation_matrix(net, batch.inputs)))
+    return float(swap_patterns(model, batch, gaussian_init))
 
 
 @register_proxy("swap_reg", higher_is_better=True, data_mode=DataMode.INPUTS, paper=_PAPER,

@@ -1,9 +1,13 @@
 """Executors: where scoring tasks run -- in-process, in a pool of worker processes, or on Ray.
 
-Every executor maps :class:`Task` to :class:`Outcome` and yields outcomes as tasks finish; a
-score is a pure function of its task (see :mod:`trainfree.run.scoring`), so all executors give
-the same values. A failing task becomes a failure record and the run goes on; with a time limit,
-a task that runs too long is stopped (its worker killed and replaced) and recorded as timed out.
+A :class:`Task` is one architecture and the proxies that share its preparation (a group of
+:func:`trainfree.run.scoring.group_by_preparation`, scored by
+:func:`~trainfree.run.scoring.score_group`, which computes their common work once). Every
+executor maps tasks to one :class:`Outcome` per proxy and yields outcomes as tasks finish; a
+score is a pure function of (architecture, proxy, settings), so all executors give the same
+values. A failing proxy becomes a failure record and the run goes on; with a time limit, a task
+that runs too long (all its proxies together) is stopped (its worker killed and replaced) and
+each of its proxies recorded as timed out.
 
 Spaces and proxies registered outside ``trainfree`` (a user's own module) are imported in the
 workers before a task runs, so custom proxies work with every executor. (One registered in a
@@ -42,22 +46,28 @@ Plugins = tuple[tuple[str, str], ...]  # (module, the sys.path folder it is impo
 
 @dataclass(frozen=True)
 class Task:
-    """One (architecture, proxy) score to compute; picklable for worker processes."""
+    """Scores to compute: ``arch`` with each of ``proxies`` (of one preparation); picklable."""
 
     space: str
     arch: str
-    proxy: str
+    proxies: tuple[str, ...]
     config: ScoreConfig
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A task's result, or the one-line reason it failed."""
+    """One proxy's result on a task's architecture, or the one-line reason it failed."""
 
     task: Task
+    proxy: str
     result: ScoreResult | None
     error: str | None
     seconds: float
+
+
+def failed(task: Task, error: str, seconds: float) -> list[Outcome]:
+    """The same failure for every proxy of ``task``."""
+    return [Outcome(task, proxy, None, error, seconds) for proxy in task.proxies]
 
 
 def _describe(exc: BaseException) -> str:
@@ -66,17 +76,23 @@ def _describe(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def run_task(task: Task) -> Outcome:
+def run_task(task: Task) -> list[Outcome]:
     """Compute one task, turning any exception into a failure record."""
-    from trainfree.run.scoring import score_arch
+    from trainfree.run.scoring import score_group
     from trainfree.spaces import get_space
 
     start = time.perf_counter()
     try:
-        result = score_arch(get_space(task.space), task.arch, task.proxy, task.config)
+        results = score_group(get_space(task.space), task.arch, task.proxies, task.config)
     except Exception as exc:  # one bad network must not stop a run
-        return Outcome(task, None, _describe(exc), time.perf_counter() - start)
-    return Outcome(task, result, None, time.perf_counter() - start)
+        return failed(task, _describe(exc), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return [
+        Outcome(task, proxy, None, _describe(result), seconds)
+        if isinstance(result, Exception)
+        else Outcome(task, proxy, result, None, result.seconds)
+        for proxy, result in zip(task.proxies, results, strict=True)
+    ]
 
 
 def _plugins(task: Task) -> Plugins:
@@ -87,8 +103,9 @@ def _plugins(task: Task) -> Plugins:
     owners = set()  # an unknown name is left for the worker to report as a failure
     if task.space in SPACES:
         owners.add(SPACES.get(task.space).__module__)
-    with contextlib.suppress(TrainfreeError):
-        owners.add(getattr(get_proxy(task.proxy).fn, "__module__", ""))
+    for proxy in task.proxies:
+        with contextlib.suppress(TrainfreeError):
+            owners.add(getattr(get_proxy(proxy).fn, "__module__", ""))
     found = []
     for name in sorted(owners):
         file = getattr(sys.modules.get(name), "__file__", None)
@@ -99,7 +116,7 @@ def _plugins(task: Task) -> Plugins:
     return tuple(found)
 
 
-def _import_plugins(task: Task, plugins: Plugins) -> Outcome | None:
+def _import_plugins(task: Task, plugins: Plugins) -> list[Outcome] | None:
     """Import the modules that registered ``task`` in a worker; a failure record if one fails."""
     for name, folder in plugins:
         if name in sys.modules:
@@ -109,11 +126,11 @@ def _import_plugins(task: Task, plugins: Plugins) -> Outcome | None:
         try:
             importlib.import_module(name)
         except Exception as exc:
-            return Outcome(task, None, f"cannot import {name} in the worker: {_describe(exc)}", 0.0)
+            return failed(task, f"cannot import {name} in the worker: {_describe(exc)}", 0.0)
     return None
 
 
-def _run_with_plugins(task: Task, plugins: Plugins) -> Outcome:
+def _run_with_plugins(task: Task, plugins: Plugins) -> list[Outcome]:
     """:func:`run_task` in a worker, after importing the modules that registered the task."""
     return _import_plugins(task, plugins) or run_task(task)
 
@@ -157,7 +174,7 @@ class LocalExecutor(Executor):
 
     def map_unordered(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         for task in tasks:
-            yield run_task(task)
+            yield from run_task(task)
 
 
 _STARTED = "started"
@@ -185,9 +202,9 @@ def _worker_main(conn: Connection, lifeline: Connection, threads: int) -> None:
             task, plugins = conn.recv()
         except EOFError:  # the pool closed the pipe (or its process died)
             return
-        failed = _import_plugins(task, plugins)
+        unimportable = _import_plugins(task, plugins)
         conn.send(_STARTED)
-        conn.send(failed or run_task(task))
+        conn.send(unimportable or run_task(task))
 
 
 def _context() -> BaseContext:
@@ -255,9 +272,9 @@ class ProcessExecutor(Executor):
                 ready = [w.conn for w in busy] + [w.process.sentinel for w in busy]
                 wait(ready, timeout=self._next_deadline(busy))
                 finished = [(w, o) for w in busy if (o := self._poll(w)) is not None]
-                for worker, outcome in finished:
+                for worker, outcomes in finished:
                     busy.remove(worker)
-                    yield outcome
+                    yield from outcomes
         finally:  # abandoned mid-run: in-flight tasks would answer the next call
             for worker in busy:
                 worker.stop()
@@ -298,8 +315,8 @@ class ProcessExecutor(Executor):
             return None
         return max(0.0, min(starts) + self.time_limit - time.monotonic())
 
-    def _poll(self, worker: _Worker) -> Outcome | None:
-        """The worker's outcome if its task is over (done, dead or overdue), else ``None``."""
+    def _poll(self, worker: _Worker) -> list[Outcome] | None:
+        """The worker's outcomes if its task is over (done, dead or overdue), else ``None``."""
         task = worker.task
         assert task is not None
         now = time.monotonic()
@@ -307,7 +324,7 @@ class ProcessExecutor(Executor):
         try:
             while worker.conn.poll():
                 message = worker.conn.recv()
-                if isinstance(message, Outcome):
+                if isinstance(message, list):
                     worker.task = None
                     self._idle.append(worker)
                     return message
@@ -317,12 +334,10 @@ class ProcessExecutor(Executor):
         elapsed = now - worker.started if worker.started is not None else 0.0
         if not alive or not worker.process.is_alive():
             worker.stop()
-            return Outcome(
-                task, None, f"worker died (exit code {worker.process.exitcode})", elapsed
-            )
+            return failed(task, f"worker died (exit code {worker.process.exitcode})", elapsed)
         if self.time_limit is not None and elapsed > self.time_limit:
             worker.stop()
-            return Outcome(task, None, f"timed out after {self.time_limit:g}s", elapsed)
+            return failed(task, f"timed out after {self.time_limit:g}s", elapsed)
         return None
 
 
@@ -375,12 +390,12 @@ class RayExecutor(Executor):
                 ready, _ = self.ray.wait(list(running), timeout=self._next_deadline(running))
                 for ref in ready:
                     task, submitted = running.pop(ref)
-                    yield self._get(ref, task, submitted)
+                    yield from self._get(ref, task, submitted)
                 for ref in self._overdue(running):
                     task, submitted = running.pop(ref)
                     self.ray.cancel(ref, force=True)
                     seconds = time.monotonic() - submitted
-                    yield Outcome(task, None, f"timed out after {self.time_limit:g}s", seconds)
+                    yield from failed(task, f"timed out after {self.time_limit:g}s", seconds)
         finally:
             for ref in running:
                 self.ray.cancel(ref, force=True)
@@ -389,11 +404,11 @@ class RayExecutor(Executor):
         if self._owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
 
-    def _get(self, ref: Any, task: Task, submitted: float) -> Outcome:
+    def _get(self, ref: Any, task: Task, submitted: float) -> list[Outcome]:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:  # the worker crashed or was cancelled
-            return Outcome(task, None, _describe(exc), time.monotonic() - submitted)
+            return failed(task, _describe(exc), time.monotonic() - submitted)
 
     def _next_deadline(self, running: dict[Any, tuple[Task, float]]) -> float | None:
         if self.time_limit is None:

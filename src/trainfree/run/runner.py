@@ -12,7 +12,7 @@ from trainfree.proxies import PROXIES, get_proxy
 from trainfree.proxies.base import split_names
 from trainfree.proxies.ensemble import Ensemble, parse_ensemble, rank_aggregate
 from trainfree.run.executors import LocalExecutor, Outcome, Task
-from trainfree.run.scoring import ScoreConfig, ScoreResult
+from trainfree.run.scoring import ScoreConfig, ScoreResult, group_by_preparation
 from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
 
@@ -75,6 +75,9 @@ def score_many(
 ) -> RunReport:
     """Score every (arch, proxy) pair, reading finished ones from ``store`` and writing new ones.
 
+    The missing scores of one architecture run as tasks of proxies that share a preparation
+    (:func:`~trainfree.run.scoring.group_by_preparation`), so common work is done once.
+
     Ensembles are aggregated over ``archs`` once their components are known: an ensemble
     score is a rank within this set of architectures, not an absolute value.
     """
@@ -82,28 +85,35 @@ def score_many(
     archs = list(dict.fromkeys(space_obj.canonical(a) for a in archs))
     report = RunReport()
     pending: list[Task] = []
+    groups = group_by_preparation(component_names(proxies), config)
     for arch in archs:
-        for name in component_names(proxies):
-            spec = get_proxy(name)
-            stored = store.get(space, arch, name, config.resolve(spec)) if store else None
-            if stored is not None and stored.status == "ok":
-                report.results.append(stored.as_result())
-                if progress:
-                    progress(Outcome(Task(space, arch, name, config), None, None, 0.0))
-            else:
-                pending.append(Task(space, arch, name, config))
+        for group in groups:
+            todo = []
+            for name in group:
+                spec = get_proxy(name)
+                stored = store.get(space, arch, name, config.resolve(spec)) if store else None
+                if stored is not None and stored.status == "ok":
+                    report.results.append(stored.as_result())
+                    if progress:
+                        task = Task(space, arch, (name,), config)
+                        progress(Outcome(task, name, stored.as_result(), None, 0.0))
+                else:
+                    todo.append(name)
+            if todo:
+                pending.append(Task(space, arch, tuple(todo), config))
     for outcome in (executor or LocalExecutor()).map_unordered(pending):
         task = outcome.task
         if outcome.result is not None:
             report.results.append(outcome.result)
             if store:
-                store.put(space, outcome.result, device=config.provenance)
+                device = config.provenance(get_proxy(outcome.proxy))
+                store.put(space, outcome.result, device=device)
         else:
             report.failures.append(outcome)
             if store:
-                resolved = config.resolve(get_proxy(task.proxy))
+                resolved = config.resolve(get_proxy(outcome.proxy))
                 store.put_failure(
-                    space, task.arch, task.proxy, resolved, outcome.error or "", outcome.seconds
+                    space, task.arch, outcome.proxy, resolved, outcome.error or "", outcome.seconds
                 )
         if progress:
             progress(outcome)

@@ -2,6 +2,12 @@
 
 Every score is a pure function of (space, architecture, proxy, data, init, seed): repeat ``r``
 uses seed ``seed + r`` both for the network's initialisation and for the batch it sees.
+
+Proxies whose settings ask for the same network and batch (equal :func:`preparation`) can be
+scored together by :func:`score_group`: each repeat builds, initialises and feeds once, and
+intermediate results the proxies share (:func:`trainfree.proxies.functional.shared`) are
+computed once. Every proxy still starts from the random-number state it would have alone, so a
+value is the same whether its proxy ran alone or in a group.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,10 +27,11 @@ from trainfree.errors import TrainfreeError
 from trainfree.init import apply_init
 from trainfree.proxies import compute_proxy, get_proxy
 from trainfree.proxies.base import ProxySpec
+from trainfree.proxies.functional import sharing
 from trainfree.spaces import SearchSpace
 
 DEFAULT_BATCH_SIZE = 64
-MEMORY_FORMATS = ("channels_last", "contiguous")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
@@ -33,12 +41,14 @@ class ScoreConfig:
     ``None`` means "the proxy's own default" (its paper's batch size, image size, init and
     repeats); an explicit value overrides it for every proxy.
 
-    ``memory_format`` is how 4-D inputs and convolution weights are laid out: ``"channels_last"``
-    (default; oneDNN's convolutions on CPU: on full-size NB201 near 1.5x, intrain, tenas_ntk
-    and zen 1.2x faster, gradalign 1.2x slower; BENCHMARKS.md) or ``"contiguous"`` (NCHW). It
-    changes only floating-point rounding (PyTorch's channels-last BatchNorm on CPU accumulates
-    less precisely; ``benchmarks/precision.py`` measures the effect on the seed proxies), so it
-    is recorded with each stored score as part of ``device`` but is not part of its key.
+    ``memory_format`` is how 4-D inputs and convolution weights are laid out: ``"auto"``
+    (default: each proxy's measured preference, ``ProxySpec.memory_format``),
+    ``"channels_last"`` (oneDNN's convolutions on CPU: on full-size NB201 near 1.5x, intrain,
+    tenas_ntk and zen 1.2x faster, gradalign 1.2x slower; BENCHMARKS.md) or ``"contiguous"``
+    (NCHW) for every proxy. It changes only floating-point rounding (PyTorch's channels-last
+    BatchNorm on CPU accumulates less precisely; ``benchmarks/precision.py`` measures the
+    effect on the seed proxies), so it is recorded with each stored score as part of ``device``
+    but is not part of its key.
     """
 
     dataset: str = "cifar10"
@@ -50,7 +60,7 @@ class ScoreConfig:
     repeats: int | None = None
     init: str | None = None
     device: str = "cpu"
-    memory_format: str = "channels_last"
+    memory_format: str = "auto"
 
     def __post_init__(self) -> None:
         if self.memory_format not in MEMORY_FORMATS:
@@ -63,10 +73,14 @@ class ScoreConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise TrainfreeError("device 'cuda' requested but no CUDA device is available")
 
-    @property
-    def provenance(self) -> str:
-        """Where and how scores are computed, as stored with them: ``cpu+channels_last``."""
-        suffix = "+channels_last" if self.memory_format == "channels_last" else ""
+    def layout(self, spec: ProxySpec) -> str:
+        """The memory format ``spec`` runs with: ``"channels_last"`` or ``"contiguous"``."""
+        return spec.memory_format if self.memory_format == "auto" else self.memory_format
+
+    def provenance(self, spec: ProxySpec) -> str:
+        """Where and how ``spec``'s scores are computed, as stored with them:
+        ``cpu+channels_last``."""
+        suffix = "+channels_last" if self.layout(spec) == "channels_last" else ""
         return self.device + suffix
 
     def resolve(self, spec: ProxySpec) -> ResolvedConfig:
@@ -140,23 +154,112 @@ def prepare(
     torch.manual_seed(seed)
     model = space.build(arch, num_classes=batch.num_classes, **spec.build_overrides)
     apply_init(model, resolved.init).to(device=device, dtype=spec.dtype)
-    if config.memory_format == "channels_last" and batch.inputs.dim() == 4:
+    if config.layout(spec) == "channels_last" and batch.inputs.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         batch = batch.channels_last()
     return model, batch
 
 
+def preparation(spec: ProxySpec, config: ScoreConfig) -> Hashable:
+    """What :func:`prepare` builds for ``spec`` under ``config``: proxies with equal values see
+    the same network and batch (and run in the same train/eval mode)."""
+    overrides = tuple(sorted(spec.build_overrides.items()))
+    layout = config.layout(spec)
+    return config.resolve(spec), spec.data_mode, spec.dtype, spec.train_mode, layout, overrides
+
+
+def group_by_preparation(proxies: Sequence[str], config: ScoreConfig) -> list[list[str]]:
+    """``proxies`` split into groups of equal :func:`preparation`, in first-seen order."""
+    groups: dict[Hashable, list[str]] = {}
+    for name in proxies:
+        groups.setdefault(preparation(get_proxy(name), config), []).append(name)
+    return list(groups.values())
+
+
+def score_group(
+    space: SearchSpace, arch: str, proxies: Sequence[str], config: ScoreConfig
+) -> list[ScoreResult | Exception]:
+    """Score ``arch`` with proxies of one :func:`preparation`, sharing their work.
+
+    Returns, per proxy, its result or the exception it raised (the others go on; after a
+    failure the next proxy gets a freshly built network, in case the failed one left it
+    modified). ``seconds`` of a result is the time spent on that proxy, the network's
+    preparation and any shared intermediate counted to the first proxy that needed them.
+    """
+    specs = [get_proxy(name) for name in proxies]
+    if not specs or len({preparation(spec, config) for spec in specs}) != 1:
+        raise TrainfreeError("score_group needs proxies of one preparation (group_by_preparation)")
+    resolved = config.resolve(specs[0])
+    arch = space.canonical(arch)
+    values: list[list[float]] = [[] for _ in specs]
+    seconds = [0.0] * len(specs)
+    failed: list[Exception | None] = [None] * len(specs)
+    for repeat in range(resolved.repeats):
+        start = time.perf_counter()
+        pending = [i for i, failure in enumerate(failed) if failure is None]
+        while pending:  # one preparation serves the pending proxies until one of them fails
+            try:
+                model, batch = prepare(space, arch, specs[pending[0]], config, repeat)
+            except Exception as exc:  # the architecture cannot be built: all of them fail
+                for i in pending:
+                    failed[i] = exc
+                break
+            rng = _rng_state()
+            with sharing(specs[i].name for i in pending):
+                while pending:
+                    i = pending.pop(0)
+                    _set_rng_state(rng)
+                    try:
+                        values[i].append(compute_proxy(specs[i], model, batch))
+                    except Exception as exc:  # reported per proxy; the others go on
+                        failed[i] = exc
+                    now = time.perf_counter()
+                    seconds[i] += now - start
+                    start = now
+                    if failed[i] is not None:
+                        break
+    return [
+        failure
+        if failure is not None
+        else ScoreResult(
+            arch, spec.name, math.fsum(v) / len(v), _spread(v), secs, resolved, tuple(v)
+        )
+        for spec, v, secs, failure in zip(specs, values, seconds, failed, strict=True)
+    ]
+
+
 def score_arch(space: SearchSpace, arch: str, proxy: str, config: ScoreConfig) -> ScoreResult:
     """Score ``arch`` of ``space`` with the registered proxy ``proxy``."""
-    spec = get_proxy(proxy)
-    resolved = config.resolve(spec)
-    arch = space.canonical(arch)
-    start = time.perf_counter()
-    values = []
-    for repeat in range(resolved.repeats):
-        values.append(compute_proxy(spec, *prepare(space, arch, spec, config, repeat)))
-    seconds = time.perf_counter() - start
-    std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return ScoreResult(
-        arch, spec.name, math.fsum(values) / len(values), std, seconds, resolved, tuple(values)
-    )
+    (result,) = score_group(space, arch, [proxy], config)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def score_proxies(
+    space: SearchSpace, arch: str, proxies: Sequence[str], config: ScoreConfig
+) -> dict[str, ScoreResult]:
+    """Score ``arch`` with every proxy of ``proxies``, sharing work within each
+    :func:`group_by_preparation` group; raises the first failure."""
+    results: dict[str, ScoreResult] = {}
+    for group in group_by_preparation(proxies, config):
+        for result in score_group(space, arch, group, config):
+            if isinstance(result, Exception):
+                raise result
+            results[result.proxy] = result
+    return results
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def _rng_state() -> tuple[torch.Tensor, list[torch.Tensor]]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(state: tuple[torch.Tensor, list[torch.Tensor]]) -> None:
+    torch.set_rng_state(state[0])
+    if state[1]:
+        torch.cuda.set_rng_state_all(state[1])

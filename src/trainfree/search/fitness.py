@@ -19,7 +19,7 @@ from dataclasses import replace
 from trainfree.errors import NonFiniteScoreError
 from trainfree.proxies import get_proxy
 from trainfree.proxies.ensemble import Ensemble, parse_ensemble
-from trainfree.run.scoring import ScoreConfig, score_arch
+from trainfree.run.scoring import ScoreConfig, score_proxies
 from trainfree.spaces import SearchSpace
 
 
@@ -116,7 +116,8 @@ class Fitness(CachedFitness):
         self.proxies = list(self.objective.components) if ensemble else [self.objective]
 
     def _evaluate(self, arch: str) -> dict[str, float]:
-        return {p: score_arch(self.space, arch, p, self.config).value for p in self.proxies}
+        results = score_proxies(self.space, arch, self.proxies, self.config)
+        return {p: results[p].value for p in self.proxies}
 
     def components(self, arch: str) -> dict[str, float]:
         """The cached raw proxy values of an evaluated architecture."""

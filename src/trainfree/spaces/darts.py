@@ -35,6 +35,7 @@ from trainfree.errors import TrainfreeError
 from trainfree.spaces import register_space
 from trainfree.spaces.base import InvalidArchError, SearchSpace
 from trainfree.spaces.nb201 import mixing_weights
+from trainfree.spaces.pooling import AvgPool2d
 
 PRIMITIVES: tuple[str, ...] = (
     "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -283,7 +284,7 @@ def make_op(
     ops = {
         "none": lambda: Zero(stride),
         "max_pool_3x3": lambda: nn.MaxPool2d(3, stride=stride, padding=1),
-        "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+        "avg_pool_3x3": lambda: AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
         "skip_connect": lambda: (
             nn.Identity() if stride == 1 else FactorizedReduce(channels, channels, affine)
         ),

@@ -42,6 +42,7 @@ from torch import nn
 from trainfree.errors import TrainfreeError
 from trainfree.spaces import register_space
 from trainfree.spaces.base import InvalidArchError, SearchSpace
+from trainfree.spaces.pooling import AvgPool2d
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_NODES = 4
@@ -195,7 +196,7 @@ def make_op(name: str, channels: int, *, affine: bool = True) -> nn.Module:
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3, 1, affine=affine)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise InvalidArchError(f"NB201: unknown op {name!r} (known: {', '.join(OPS)})")
 
 
