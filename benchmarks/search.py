@@ -7,7 +7,9 @@ Algorithms: ``tenas`` (TE-NAS pruning, official settings), ``freedarts`` (ZEROS,
 ``rea`` (regularised evolution driven by ``--rea-proxy`` for ``--evaluations`` queries) and
 ``random`` (same proxy and budget). The search sees only the images of its dataset (CIFAR-10 or
 CIFAR-100 from ``$TRAINFREE_DATA``), never an accuracy. ``--tenas-init default`` runs TE-NAS with
-PyTorch's own initialisation (what the official launcher ends up using) instead of Kaiming.
+PyTorch's own initialisation (what the official launcher ends up using) instead of Kaiming;
+``--tenas-draws repeat`` with one draw of weights and data per repeat for all candidates
+(``tenas_search``'s ``draws``).
 
 ``--darts`` also runs TE-NAS and FreeDARTS (those of them in ``--algos``) once on the DARTS space
 and prints the genotypes with their parameter counts (C=36, 20 cells, 10 classes) and search
@@ -45,7 +47,8 @@ def _options(algo: str, dataset: str, seed: int, args: argparse.Namespace) -> di
     classes = 100 if dataset == "cifar100" else 10
     if algo == "tenas":
         inits = {"ntk_init": args.tenas_init, "lr_init": args.tenas_init} if args.tenas_init else {}
-        return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed, **inits}
+        draws = {"draws": args.tenas_draws} if args.tenas_draws else {}
+        return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed, **inits, **draws}
     if algo == "freedarts":
         return {"num_classes": classes, "seed": seed}
     config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed)
@@ -73,12 +76,19 @@ def _run(space: str, algo: str, dataset: str, seed: int, args: argparse.Namespac
     }
     if algo in ("rea", "random"):
         record["proxy"] = args.rea_proxy
-    if algo == "tenas" and args.tenas_init:
-        record["proxy"] = f"init={args.tenas_init}"
+    if algo == "tenas" and _tenas_variant(args):
+        record["proxy"] = _tenas_variant(args)
     if space == "darts":
         model = get_space("darts").build(result.arch, num_classes=10)  # C=36, 20 cells, no aux
         record["params"] = sum(p.numel() for p in model.parameters())
     return record
+
+
+def _tenas_variant(args: argparse.Namespace) -> str | None:
+    """How a TE-NAS run departs from the library's defaults, as logged (None: it does not)."""
+    parts = [f"init={args.tenas_init}"] if args.tenas_init else []
+    parts += [f"draws={args.tenas_draws}"] if args.tenas_draws else []
+    return ",".join(parts) or None
 
 
 def _key(record: dict) -> tuple:
@@ -94,6 +104,7 @@ def main() -> None:
     parser.add_argument("--rea-proxy", default="ensemble[azlog]:naswot+synflow+params")
     parser.add_argument("--evaluations", type=int, default=1000)
     parser.add_argument("--tenas-init", help="init of both TE-NAS supernets (default: Kaiming)")
+    parser.add_argument("--tenas-draws", help="TE-NAS draws: candidate (default) or repeat")
     parser.add_argument("--darts", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, help="torch threads per search (cores // jobs)")
@@ -118,8 +129,8 @@ def main() -> None:
     if args.darts:
         jobs += [("darts", algo, "cifar10", 0) for algo in ("tenas", "freedarts") if algo in algos]
     variants = {"rea": args.rea_proxy, "random": args.rea_proxy}
-    if args.tenas_init:
-        variants["tenas"] = f"init={args.tenas_init}"
+    if _tenas_variant(args):
+        variants["tenas"] = _tenas_variant(args)
     proxy = variants.get
     todo = [j for j in jobs if (*j, proxy(j[1])) not in done]
     with ProcessPoolExecutor(args.jobs) as pool:

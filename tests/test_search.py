@@ -203,8 +203,12 @@ def test_prune_ops_caps_per_edge():
     assert masks[0].sum(dim=1).tolist() == [1, 1]
 
 
-def test_tenas_nb201_one_op_per_edge(nb201):
-    result = run_search("tenas", nb201, seed=0, ntk_supernet={"depth": 1}, **TINY_TENAS)
+@pytest.mark.parametrize(("draws", "evaluations"), [("candidate", 2 * (24 + 18 + 12)),
+                                                   ("repeat", 3 + 24 + 18 + 12)])  # fmt: skip
+def test_tenas_nb201_one_op_per_edge(nb201, draws, evaluations):
+    result = run_search(
+        "tenas", nb201, seed=0, ntk_supernet={"depth": 1}, draws=draws, **TINY_TENAS
+    )
     ops = nb201_ops(result.arch)
     assert len(ops) == 6 and "none" not in ops and result.arch == nb201.canonical(result.arch)
     assert len(result.history) == 3  # 4 ops per edge after `none`, one pruned per round
@@ -213,10 +217,13 @@ def test_tenas_nb201_one_op_per_edge(nb201):
         for i, (state, _) in enumerate(result.history)
         for row in state.split("|")
     )
-    assert result.evaluations == 3 + 24 + 18 + 12  # base + candidates, per round
+    # "repeat": α and every candidate once per round; "candidate": α again for each candidate
+    assert result.evaluations == evaluations
 
 
-def _indicators(space: str, seed: int = 0, init: str | None = None) -> _Indicators:
+def _indicators(
+    space: str, seed: int = 0, init: str | None = None, draws: str = "candidate"
+) -> _Indicators:
     return _Indicators(
         pruning_space(space),
         dataset="synthetic",
@@ -231,6 +238,7 @@ def _indicators(space: str, seed: int = 0, init: str | None = None) -> _Indicato
         ntk_supernet=DEFAULTS[space].ntk_supernet,
         lr_supernet=DEFAULTS[space].lr_supernet,
         inits=(init or "kaiming_normal_fan_out", init or "kaiming_normal_fan_in"),
+        draws=draws,
         seed=seed,
         device="cpu",
     )
@@ -261,6 +269,18 @@ def test_tenas_deltas_seeded_and_kaiming_init():
         assert all((m.weight.abs().max() * m.weight[0].numel() ** 0.5).item() <= 1 for m in convs)
     with pytest.raises(TrainfreeError, match="initialisation"):
         run_search("tenas", get_space("nb201"), ntk_init="kaiming", **TINY_TENAS)
+    with pytest.raises(TrainfreeError, match="draws"):
+        run_search("tenas", get_space("nb201"), draws="once", **TINY_TENAS)
+
+
+def test_tenas_draws_share_or_redraw_weights_and_data():
+    masks = [torch.ones(6, 5, dtype=torch.bool)]
+    masks[0][:, 0] = False
+    same = [(0, 0, 1), (0, 0, 1)]  # one candidate twice: equal only if scored on one draw
+    ntk, lr = _indicators("nb201", draws="repeat").deltas(masks, same)
+    assert ntk[0] == ntk[1] and lr[0] == lr[1]
+    ntk, lr = _indicators("nb201", draws="candidate").deltas(masks, same)
+    assert ntk[0] != ntk[1]
 
 
 def test_tenas_darts_edge_pruning_keeps_two_inputs(darts):

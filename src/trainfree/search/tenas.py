@@ -9,9 +9,13 @@ and the official ``prune_tenas.py``.
    and the thin linear-region supernet too (Kaiming normal, fan_in, "for forward"), a new batch and
    new patches are drawn, and for each candidate the relative changes
    ``Δκ = (κ(α) - κ(α'))/κ(α)`` and ``ΔR = (R(α) - R(α'))/R(α)`` of removing it are measured
-   with the same weights and data (here the *same* draw also serves all candidates of a repeat,
-   common random numbers; the official code redraws per candidate). Each is rounded to
-   ``precision`` decimals and averaged over the repeats.
+   with the same weights and data. ``draws`` says how often weights and data are redrawn (an
+   open choice, a parameter): ``"candidate"`` (default) redraws them for every candidate and
+   repeat, as the official code does (fresh Kaiming weights and the loader's next batch per
+   ``get_ntk_n`` call, the region collector's next batches of crops); ``"repeat"`` draws once
+   per repeat and scores all candidates of the round on that draw (common random numbers: about
+   half the NTK computations, since κ(α) and R(α) are shared). Each is rounded to ``precision``
+   decimals and averaged over the repeats.
 3. Candidates are dense-ranked by Δκ descending and ΔR ascending; on every edge the
    ``prune_number`` ops with the lowest rank sum are pruned (at most all but one).
 4. DARTS only: then, node by node, the incoming edges are ranked the same way (removing an edge
@@ -57,6 +61,7 @@ from trainfree.spaces import SearchSpace
 
 # (cell type, edge, op or None for the whole edge)
 Candidate = tuple[int, int, int | None]
+DRAWS = ("candidate", "repeat")
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class _Indicators:
         ntk_supernet: Mapping[str, Any],
         lr_supernet: Mapping[str, Any],
         inits: tuple[str, str],
+        draws: str,
         seed: int,
         device: str,
     ) -> None:
@@ -145,7 +151,7 @@ class _Indicators:
         }
         self.batch_size, self.repeat, self.precision = batch_size, repeat, precision
         self.lr_samples, self.lr_batches = lr_samples, lr_batches
-        self.inits = inits
+        self.inits, self.draws = inits, draws
         self.device = torch.device(device)
         self.rng = random.Random(seed)
         classes = (
@@ -188,15 +194,18 @@ class _Indicators:
         ntk = np.zeros((self.repeat, len(cands)))
         lr = np.zeros((self.repeat, len(cands)))
         for r in range(self.repeat):
-            batch, images, crop_seed = self._draw()
-            kappa, regions = self._kappa(masks, batch), self._regions(masks, images, crop_seed)
             for i, cand in enumerate(cands):
+                if i == 0 or self.draws == "candidate":  # weights and data, and α's indicators
+                    batch, images, crop_seed = self._draw()
+                    kappa = self._kappa(masks, batch)
+                    regions = self._regions(masks, images, crop_seed)
+                    self.evaluations += 1
                 pruned = _removed(masks, cand)
                 ntk[r, i] = round((kappa - self._kappa(pruned, batch)) / kappa, self.precision)
                 lr[r, i] = round(
                     (regions - self._regions(pruned, images, crop_seed)) / regions, self.precision
                 )
-            self.evaluations += 1 + len(cands)
+                self.evaluations += 1
         set_masks(self.ntk_net, masks)
         set_masks(self.lr_net, masks)
         return ntk.mean(axis=0), lr.mean(axis=0)
@@ -257,6 +266,7 @@ def tenas_search(
     lr_supernet: Mapping[str, Any] | None = None,
     ntk_init: str = "kaiming_normal_fan_out",
     lr_init: str = "kaiming_normal_fan_in",
+    draws: str = "candidate",
     seed: int = 0,
     device: str = "cpu",
 ) -> SearchResult:
@@ -267,6 +277,7 @@ def tenas_search(
     ``evaluations`` counts supernet states scored (each for both indicators and ``repeat`` times).
     ``ntk_init`` / ``lr_init``: the intended Kaiming schemes by default; ``"default"`` for both
     redraws PyTorch's own initialisation each repeat, closer to what the official launcher ran.
+    ``draws``: ``"candidate"`` or ``"repeat"`` (see the module docstring).
     """
     start = time.perf_counter()
     spec = pruning_space(space)
@@ -275,6 +286,8 @@ def tenas_search(
         raise TrainfreeError("TE-NAS needs repeat, lr_samples, lr_batches >= 1 and precision >= 0")
     for init in (ntk_init, lr_init):
         INITS.get(init)  # an unknown scheme: one line listing the known ones
+    if draws not in DRAWS:
+        raise TrainfreeError(f"unknown TE-NAS draws {draws!r} (known: {', '.join(DRAWS)})")
     ind = _Indicators(
         spec,
         dataset=dataset,
@@ -289,6 +302,7 @@ def tenas_search(
         ntk_supernet={**defaults.ntk_supernet, **(ntk_supernet or {})},
         lr_supernet={**defaults.lr_supernet, **(lr_supernet or {})},
         inits=(ntk_init, lr_init),
+        draws=draws,
         seed=seed,
         device=device,
     )
