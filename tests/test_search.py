@@ -23,7 +23,8 @@ from trainfree.search.tenas import (
     _prune_edges,
     _prune_ops,
     dense_rank,
-    rank_sum,
+    prune_order,
+    significant,
 )
 from trainfree.search.zeros import DegenerateArchError, _check_nb201_cell, zeros_scores
 from trainfree.spaces import get_space
@@ -185,21 +186,27 @@ TINY_TENAS = {
 }
 
 
-def test_dense_rank_and_rank_sum():
-    assert dense_rank(np.array([0.3, 0.1, 0.3, 0.2]), descending=True).tolist() == [0, 2, 0, 1]
-    ntk, lr = np.array([0.5, 0.1, 0.1]), np.array([0.2, 0.2, -0.1])
-    # removing op 0 lowers kappa most (rank 0); op 2 loses fewest regions (rank 0)
-    assert rank_sum(ntk, lr).tolist() == [1, 2, 1]
+def test_dense_rank_and_prune_order():
+    ranks, order = dense_rank([0.3, 0.1, 0.3, 0.2], descending=True)
+    assert ranks.tolist() == [0, 2, 0, 1] and order == [0, 2, 3, 1]
+    # 0.1234 and 0.1231 share 3 significant figures: kept in candidate order, but not tied
+    ranks, order = dense_rank([0.1234, 0.5, 0.1231], descending=False)
+    assert order == [0, 2, 1] and ranks.tolist() == [0, 2, 1]
+    assert significant(0.012345, 3) == pytest.approx(0.0123) and significant(-2567, 2) == -2600
+    ntk, lr = [0.5, 0.1, 0.1], [0.2, 0.2, -0.1]
+    # rank sums 0+1, 1+1, 1+0: ops 0 and 2 tie; op 0 comes first in the Δκ order
+    assert prune_order(ntk, lr) == [0, 2, 1]
+    assert prune_order([0.1, 0.5, 0.1], [-0.1, 0.2, 0.2]) == [1, 0, 2]  # op 1: best Δκ rank
 
 
 def test_prune_ops_caps_per_edge():
     masks = [torch.ones(2, 8, dtype=torch.bool)]
     masks[0][:, 0] = False  # `none` pruned: 7 active ops per edge
     cands = _op_candidates(masks)
-    importance = np.arange(len(cands))[::-1]  # the last ops are the most attractive to prune
-    _prune_ops(masks, cands, importance, prune_number=3)
+    order = list(range(len(cands)))[::-1]  # the last ops are the most attractive to prune
+    _prune_ops(masks, cands, order, prune_number=3)
     assert masks[0].sum(dim=1).tolist() == [4, 4] and masks[0][:, 1:5].all()
-    _prune_ops(masks, _op_candidates(masks), np.zeros(8), prune_number=6)
+    _prune_ops(masks, _op_candidates(masks), list(range(8)), prune_number=6)
     assert masks[0].sum(dim=1).tolist() == [1, 1]
 
 
@@ -235,6 +242,7 @@ def _indicators(
         precision=3,
         lr_samples=10,
         lr_batches=1,
+        lr_images=10,
         ntk_supernet=DEFAULTS[space].ntk_supernet,
         lr_supernet=DEFAULTS[space].lr_supernet,
         inits=(init or "kaiming_normal_fan_out", init or "kaiming_normal_fan_in"),
@@ -290,7 +298,7 @@ def test_tenas_darts_edge_pruning_keeps_two_inputs(darts):
         edges = np.array([e for _, e, _ in cands], dtype=float)
         return edges, -edges
 
-    ind = SimpleNamespace(deltas=deltas)
+    ind = SimpleNamespace(deltas=deltas, precision=3)
     masks = [torch.zeros(14, 8, dtype=torch.bool) for _ in range(2)]
     for mask in masks:
         mask[torch.arange(14), 1 + torch.arange(14) % 7] = True

@@ -16,8 +16,10 @@ and the official ``prune_tenas.py``.
    per repeat and scores all candidates of the round on that draw (common random numbers: about
    half the NTK computations, since κ(α) and R(α) are shared). Each is rounded to ``precision``
    decimals and averaged over the repeats.
-3. Candidates are dense-ranked by Δκ descending and ΔR ascending; on every edge the
-   ``prune_number`` ops with the lowest rank sum are pruned (at most all but one).
+3. Candidates are dense-ranked by Δκ descending and ΔR ascending (sorted by their values rounded
+   to ``precision`` significant figures, a new rank wherever the value changes); on every edge the
+   ``prune_number`` ops with the lowest rank sum are pruned (at most all but one). Equal sums are
+   broken as the official stable sorts break them: the larger Δκ first, then candidate order.
 4. DARTS only: then, node by node, the incoming edges are ranked the same way (removing an edge
    is the candidate) and all but the best two pruned.
 
@@ -31,6 +33,8 @@ real images (:func:`trainfree.proxies.tenas.tenas_lr`).
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -97,17 +101,41 @@ DEFAULTS: dict[str, TenasDefaults] = {
 }
 
 
-def dense_rank(values: np.ndarray, *, descending: bool) -> np.ndarray:
-    """Dense ranks from 0 (ties share a rank, the next distinct value gets the next integer)."""
-    keyed = np.round(np.asarray(values, dtype=float), 12)
-    _, inverse = np.unique(-keyed if descending else keyed, return_inverse=True)
-    return inverse
+def significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant figures (the official ``round_to``, eps 1e-8)."""
+    if value == 0:
+        return 0.0
+    magnitude = abs(value) + 1e-8
+    power = math.floor(math.log10(magnitude)) + 1
+    return math.copysign(round(magnitude * 10.0**-power, digits) * 10.0**power, value)
 
 
-def rank_sum(ntk_delta: np.ndarray, lr_delta: np.ndarray) -> np.ndarray:
-    """TE-NAS importance: dense rank of Δκ (descending) + dense rank of ΔR (ascending).
-    The lowest sum is the most attractive to prune."""
-    return dense_rank(ntk_delta, descending=True) + dense_rank(lr_delta, descending=False)
+def dense_rank(
+    values: Sequence[float], *, descending: bool, digits: int = 3
+) -> tuple[np.ndarray, list[int]]:
+    """Ranks from 0 and the order they were given in, as the official ``prune_func_rank`` ranks.
+
+    Candidates are sorted by their value rounded to ``digits`` significant figures (stable: ties
+    keep the candidate order); walking that order, the rank goes up by one whenever a value
+    differs from its predecessor's (by more than 1e-12; the official code compares exactly).
+    """
+    vals = [float(v) for v in values]
+    order = sorted(range(len(vals)), key=lambda i: significant(vals[i], digits), reverse=descending)
+    ranks = np.zeros(len(vals), dtype=int)
+    for prev, i in itertools.pairwise(order):
+        ranks[i] = ranks[prev] + (abs(vals[i] - vals[prev]) > 1e-12)
+    return ranks, order
+
+
+def prune_order(
+    ntk_delta: Sequence[float], lr_delta: Sequence[float], digits: int = 3
+) -> list[int]:
+    """Candidate indices, most attractive to prune first: by the TE-NAS rank sum (dense rank of Δκ
+    descending + dense rank of ΔR ascending), ties broken as the official stable sort breaks them
+    (by position in the Δκ order, then by candidate order)."""
+    ntk_rank, ntk_order = dense_rank(ntk_delta, descending=True, digits=digits)
+    lr_rank, _ = dense_rank(lr_delta, descending=False, digits=digits)
+    return sorted(ntk_order, key=lambda i: ntk_rank[i] + lr_rank[i])
 
 
 def _removed(masks: Sequence[torch.Tensor], cand: Candidate) -> list[torch.Tensor]:
@@ -136,6 +164,7 @@ class _Indicators:
         precision: int,
         lr_samples: int,
         lr_batches: int,
+        lr_images: int,
         ntk_supernet: Mapping[str, Any],
         lr_supernet: Mapping[str, Any],
         inits: tuple[str, str],
@@ -150,7 +179,7 @@ class _Indicators:
             "image_size": image_size,
         }
         self.batch_size, self.repeat, self.precision = batch_size, repeat, precision
-        self.lr_samples, self.lr_batches = lr_samples, lr_batches
+        self.lr_samples, self.lr_batches, self.lr_images = lr_samples, lr_batches, lr_images
         self.inits, self.draws = inits, draws
         self.device = torch.device(device)
         self.rng = random.Random(seed)
@@ -171,7 +200,7 @@ class _Indicators:
         seed = self.rng.randrange(2**31)
         batch = make_batch(batch_size=self.batch_size, seed=seed, mode=DataMode.INPUTS, **self.data)
         images = make_batch(
-            batch_size=self.lr_samples, seed=seed + 1, mode=DataMode.INPUTS, **self.data
+            batch_size=self.lr_images, seed=seed + 1, mode=DataMode.INPUTS, **self.data
         )
         torch.manual_seed(seed)
         apply_init(self.ntk_net, self.inits[0])
@@ -222,11 +251,12 @@ def _op_candidates(masks: Sequence[torch.Tensor]) -> list[Candidate]:
 
 
 def _prune_ops(
-    masks: list[torch.Tensor], cands: list[Candidate], importance: np.ndarray, prune_number: int
+    masks: list[torch.Tensor], cands: list[Candidate], order: Sequence[int], prune_number: int
 ) -> None:
-    """On every edge, prune the ``prune_number`` lowest-importance candidates (keeping one op)."""
+    """On every edge, prune the first ``prune_number`` of its candidates in ``order`` (keeping one
+    op)."""
     left = {(c, e): min(prune_number, int(masks[c][e].sum()) - 1) for c, e, _ in cands}
-    for i in sorted(range(len(cands)), key=lambda i: (importance[i], i)):
+    for i in order:
         cell, edge, op = cands[i]
         if left[(cell, edge)] > 0:
             left[(cell, edge)] -= 1
@@ -236,16 +266,14 @@ def _prune_ops(
 def _prune_edges(
     ind: _Indicators, masks: list[torch.Tensor], groups: Sequence[range], keep: int
 ) -> None:
-    """Per node, keep the ``keep`` incoming edges whose removal has the highest rank sum."""
+    """Per node, keep the ``keep`` incoming edges that come last in the prune order."""
     for cell in range(len(masks)):
         for group in groups:
             edges = [e for e in group if masks[cell][e].any()]
             if len(edges) <= keep:
                 continue
             cands: list[Candidate] = [(cell, e, None) for e in edges]
-            importance = rank_sum(*ind.deltas(masks, cands))
-            order = sorted(range(len(cands)), key=lambda i: (importance[i], i))
-            for i in order[:-keep]:
+            for i in prune_order(*ind.deltas(masks, cands), digits=ind.precision)[:-keep]:
                 masks[cell][edges[i]] = False
 
 
@@ -262,6 +290,7 @@ def tenas_search(
     prune_number: int | None = None,
     lr_samples: int = 1000,
     lr_batches: int = 3,
+    lr_images: int | None = None,
     ntk_supernet: Mapping[str, Any] | None = None,
     lr_supernet: Mapping[str, Any] | None = None,
     ntk_init: str = "kaiming_normal_fan_out",
@@ -277,13 +306,19 @@ def tenas_search(
     ``evaluations`` counts supernet states scored (each for both indicators and ``repeat`` times).
     ``ntk_init`` / ``lr_init``: the intended Kaiming schemes by default; ``"default"`` for both
     redraws PyTorch's own initialisation each repeat, closer to what the official launcher ran.
-    ``draws``: ``"candidate"`` or ``"repeat"`` (see the module docstring).
+    ``draws``: ``"candidate"`` or ``"repeat"`` (see the module docstring). ``lr_images``: how many
+    real images the region crops are cut from (default ``lr_samples``: the official collector
+    crops each of its 1000 samples from a different image); fewer lets a small image set serve,
+    each crop then a random channel and position of a random image among them.
     """
     start = time.perf_counter()
     spec = pruning_space(space)
     defaults = DEFAULTS[spec.name]
-    if repeat < 1 or precision < 0 or lr_samples < 1 or lr_batches < 1:
-        raise TrainfreeError("TE-NAS needs repeat, lr_samples, lr_batches >= 1 and precision >= 0")
+    lr_images = lr_samples if lr_images is None else lr_images
+    if min(repeat, lr_samples, lr_batches, lr_images) < 1 or precision < 0:
+        raise TrainfreeError(
+            "TE-NAS needs repeat, lr_samples, lr_batches, lr_images >= 1 and precision >= 0"
+        )
     for init in (ntk_init, lr_init):
         INITS.get(init)  # an unknown scheme: one line listing the known ones
     if draws not in DRAWS:
@@ -299,6 +334,7 @@ def tenas_search(
         precision=precision,
         lr_samples=lr_samples,
         lr_batches=lr_batches,
+        lr_images=lr_images,
         ntk_supernet={**defaults.ntk_supernet, **(ntk_supernet or {})},
         lr_supernet={**defaults.lr_supernet, **(lr_supernet or {})},
         inits=(ntk_init, lr_init),
@@ -311,8 +347,8 @@ def tenas_search(
         mask[:, spec.none_index] = False
     history: list[tuple[str, float | None]] = []
     while cands := _op_candidates(masks):
-        importance = rank_sum(*ind.deltas(masks, cands))
-        _prune_ops(masks, cands, importance, prune_number or defaults.prune_number)
+        order = prune_order(*ind.deltas(masks, cands), digits=precision)
+        _prune_ops(masks, cands, order, prune_number or defaults.prune_number)
         history.append((describe_masks(spec.op_names, masks), None))
     if spec.edge_groups is not None:
         _prune_edges(ind, masks, spec.edge_groups, keep=2)
