@@ -19,14 +19,16 @@ Three parts (``--parts``, default all), on ``--n`` NB201 architectures sampled w
 * ``loop``: the fast paths against the loop references of ``tests/loop_reference.py``, each
   on the network and batch ``score_arch`` gives the proxy (one repeat, built afresh per path):
   per-sample CE gradients at GradAlign's setting (full size, batch 64, train mode; the proxy's
-  own call, ``per_sample_grads`` with ``vmap(grad)``) against a loop of ``B`` single-sample
+  own call, ``per_sample_grad_blocks`` with ``vmap(grad)``) against a loop of ``B`` single-sample
   backward passes; and the TE-NAS NTK rows at ``tenas_ntk``'s registered setting (batch, init,
   network size; BatchNorm coupling the batch in train mode), by the proxy's own call and by
   ``output_jacobian`` with ``jacrev``, against TE-NAS's loop of ``B`` backward passes over one
-  forward with ``retain_graph``. Reported: the speed-up (median and spread of the
-  per-architecture ratios loop / fast) and the largest differences of the rows (max |fast -
-  loop|, and that over max |loop|) and of the proxy value computed from them (GradAlign's
-  alignment, TE-NAS's condition number). ``--loop-n`` takes only the first architectures.
+  forward with ``retain_graph``. Each path is timed to the proxy's value (the rows, then
+  GradAlign's float64 Gram and alignment, or TE-NAS's condition number). Reported: the
+  speed-up (median and spread of the per-architecture ratios loop / fast) and the largest
+  differences of the rows (max |fast - loop|, and that over max |loop|) and of the proxy value
+  computed from them (GradAlign's alignment, TE-NAS's condition number). ``--loop-n`` takes
+  only the first architectures.
 
 Method:
 
@@ -236,7 +238,7 @@ def gradient_rows(setting: str, path: str, model, batch):
     vectorised) or "loop" (the reference of ``tests/loop_reference.py``)."""
     from loop_reference import coupled_rows_loop, per_sample_grads_loop
 
-    from trainfree.proxies.functional import output_jacobian, per_sample_grads
+    from trainfree.proxies.functional import output_jacobian, per_sample_grad_blocks
 
     x, y = batch.inputs, batch.targets
     chunk = _default(setting, "chunk_size")
@@ -250,11 +252,15 @@ def gradient_rows(setting: str, path: str, model, batch):
         return output_jacobian(model, x, params_filter="weight", chunk_size=chunk, **how)
     loss, params = (_logit_sums, "weight") if setting == "tenas_ntk" else (_ce, None)
     coupled = _default(setting, "coupled")
-    return per_sample_grads(model, x, y, loss, params=params, chunk_size=chunk, coupled=coupled)
+    blocks = per_sample_grad_blocks(
+        model, x, y, loss, params=params, chunk_size=chunk, coupled=coupled
+    )
+    return blocks[0] if setting == "tenas_ntk" else blocks  # GradAlign's Gram takes the blocks
 
 
 def proxy_value(setting: str, rows) -> float:
-    """What the proxy makes of the rows: TE-NAS's condition number, GradAlign's alignment."""
+    """What the proxy makes of the rows (or blocks): TE-NAS's condition number, GradAlign's
+    alignment of the Gram matrix."""
     from trainfree.proxies.gradalign import alignment, gram_of_rows
     from trainfree.proxies.tenas import condition_number
 
@@ -264,7 +270,10 @@ def proxy_value(setting: str, rows) -> float:
 def measure_loops(job: Record) -> None:
     """Part ``loop``: each path of the setting and the loop reference on each arch, on the same
     freshly built network and batch, timed and compared with the loop's rows."""
+    import torch
+
     from trainfree.proxies import get_proxy
+    from trainfree.proxies.functional import flatten_rows
     from trainfree.run.scoring import ScoreConfig, prepare
     from trainfree.spaces import get_space
 
@@ -280,15 +289,18 @@ def measure_loops(job: Record) -> None:
     def run(arch: str, path: str):
         model, batch = prepare(space, space.canonical(arch), spec, config)
         model.train(spec.train_mode)
-        return meter.measure(lambda: gradient_rows(setting, path, model, batch))
+        (grads, value), cost = meter.measure(
+            lambda: (g := gradient_rows(setting, path, model, batch), proxy_value(setting, g))
+        )
+        return (grads if isinstance(grads, torch.Tensor) else flatten_rows(grads)), value, cost
 
     for path in paths:  # warm-up
         run(job["archs"][0], path)
     for arch in job["archs"]:
         record = {**job["key"], "proxy": setting, "arch": arch, "paths": {}}
         for path in paths:
-            rows, cost = run(arch, path)
-            record["paths"][path] = {**cost, "value": proxy_value(setting, rows)}
+            rows, value, cost = run(arch, path)
+            record["paths"][path] = {**cost, "value": value}
             if path == "loop":
                 loop, scale = rows, float(rows.abs().max())
                 record["rows"] = list(rows.shape)
@@ -469,8 +481,8 @@ def path_text(setting: str, path: str) -> str:
     if path == "jacrev":
         return f"output_jacobian, jacrev (chunk {chunk})"
     coupled = _default(setting, "coupled")
-    how = "coupled (output_jacobian)" if coupled else "vmap(grad)"
-    return f"as {setting} runs it: per_sample_grads, {how}, chunk {chunk}"
+    how = "coupled (output_jacobian)" if coupled else "vmap(grad), Gram summed over blocks"
+    return f"as {setting} runs it: per_sample_grad_blocks, {how}, chunk {chunk}"
 
 
 # ----------------------------------------------------------------------------- driver

@@ -374,3 +374,16 @@ def test_degenerate_nb201_archs_score_finite(arch: str) -> None:
         torch.manual_seed(0)
         model = space.build(arch, num_classes=10, C=4, N=1)
         assert tenas_ntk(model, batch) == 1e5
+
+
+def test_gradalign_gram_of_blocks_equals_gram_of_joined_rows() -> None:
+    gen = torch.Generator().manual_seed(5)
+    blocks = [torch.randn(4, 3, 2, generator=gen), torch.randn(4, 5, generator=gen)]
+    blocks[0][2] = 0.0
+    blocks[1][2] = 0.0  # sample 2 has a zero gradient in every block: dropped
+    rows = torch.cat([b.flatten(1) for b in blocks], dim=1)
+    torch.testing.assert_close(gram_of_rows(blocks), gram_of_rows(rows), rtol=1e-12, atol=0)
+    assert gram_of_rows(blocks).shape == (3, 3)
+    blocks[1][0, 4] = math.nan
+    with pytest.raises(NonFiniteScoreError):
+        gram_of_rows(blocks)

@@ -143,8 +143,9 @@ def _constants(model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def _flatten_rows(grads: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
-    return torch.cat([g.reshape(batch_size, -1) for g in grads.values()], dim=1)
+def flatten_rows(blocks: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``(B, P)``: per-sample blocks ``(B, *shape)`` flattened and joined column-wise."""
+    return torch.cat([g.flatten(1) for g in blocks], dim=1)
 
 
 def per_sample_grads(
@@ -163,14 +164,37 @@ def per_sample_grads(
     ``model.named_parameters()`` order, each tensor flattened. ``coupled=True``: one forward of
     the whole batch (see the module docstring).
     """
+    blocks = per_sample_grad_blocks(
+        model, inputs, targets, loss_fn, params=params, chunk_size=chunk_size, coupled=coupled
+    )
+    return blocks[0] if coupled else flatten_rows(blocks)
+
+
+def per_sample_grad_blocks(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: LossFn,
+    *,
+    params: ParamFilter = None,
+    chunk_size: int | None = None,
+    coupled: bool = False,
+) -> list[torch.Tensor]:
+    """:func:`per_sample_grads` before its columns are joined: one ``(B, *shape)`` tensor per
+    selected parameter (``coupled=True``: the one ``(B, P)`` tensor of rows).
+
+    A consumer that reduces each block (a Gram matrix sums one product per block) saves the
+    ``(B, P)`` copy, hundreds of MB for a full-size network.
+    """
     if coupled:
-        return output_jacobian(
+        rows = output_jacobian(
             model,
             inputs,
             reduce=lambda logits: loss_fn(logits, targets),
             params_filter=params,
             chunk_size=chunk_size,
         )
+        return [rows]
     selected = select_params(model, params)
     constants = _constants(model)
 
@@ -181,7 +205,7 @@ def per_sample_grads(
     per_sample = vmap(grad(sample_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)
     with frozen_batchnorm_stats(model):
         grads = per_sample(selected, inputs, targets)
-    return _flatten_rows(grads, inputs.shape[0])
+    return list(grads.values())
 
 
 def output_jacobian(
@@ -213,7 +237,7 @@ def output_jacobian(
 
     with frozen_batchnorm_stats(model):
         if method == "vmap":
-            return _flatten_rows(jacrev(rows, chunk_size=chunk_size)(selected), inputs.shape[0])
+            return flatten_rows(jacrev(rows, chunk_size=chunk_size)(selected).values())
         leaves = [t.clone().requires_grad_() for t in selected.values()]
         with torch.enable_grad():
             out = rows(dict(zip(selected, leaves, strict=True)))

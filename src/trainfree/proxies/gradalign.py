@@ -40,7 +40,7 @@ ran 1.2x slower channels-last on a 2-core CPU (BENCHMARKS.md).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,7 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import NonFiniteScoreError, TrainfreeError
 from trainfree.proxies.base import register_proxy
-from trainfree.proxies.functional import per_sample_grads, shared
+from trainfree.proxies.functional import per_sample_grad_blocks, shared
 
 PAPER = "Li & Guo, GradAlign for Training-free Model Performance Inference, arXiv 2411.19819, 2024"
 VARIANTS = ("mean_cos", "coherence", "offdiag_cos", "conflict_frac")
@@ -69,7 +69,7 @@ def sample_gram(
     Shared (:func:`~trainfree.proxies.functional.shared`) by ``gradalign`` and
     ``gradalign_det`` scored together; read-only.
     """
-    grads = per_sample_grads(
+    blocks = per_sample_grad_blocks(
         model,
         batch.inputs,
         batch.targets,
@@ -78,23 +78,34 @@ def sample_gram(
         chunk_size=chunk_size,
         coupled=coupled,
     )
-    return gram_of_rows(grads)
+    return gram_of_rows(blocks)
 
 
-def gram_of_rows(grads: torch.Tensor) -> torch.Tensor:
+def gram_of_rows(grads: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
     """Float64 ``G Gᵀ`` of the non-zero rows of ``grads``; raises on NaN or inf.
 
-    The rows take hundreds of MB at full size, so the float64 copy the product needs is the
-    only copy made (each page of a fresh copy costs a page fault): ``aminmax`` propagates NaN
-    and shows ±inf, and a float32 row is non-zero iff its float64 norm is > 0.
+    ``grads`` is the ``(B, P)`` rows or their column blocks (one ``(B, *shape)`` tensor per
+    parameter, :func:`~trainfree.proxies.functional.per_sample_grad_blocks`): the Gram is the
+    sum of the blocks' float64 Grams, so no ``(B, P)`` copy is made (at full size that copy and
+    its float64 twin cost as much as the gradients; BENCHMARKS.md). Row ``i`` is zero iff
+    ``K̃_ii = Σ g_ik²`` is (a float32 value squared in float64 never underflows), and a NaN or
+    inf anywhere in row ``i`` makes ``K̃_ii`` NaN or inf.
     """
-    if not all(math.isfinite(float(bound)) for bound in torch.aminmax(grads)):
+    blocks = [grads] if isinstance(grads, torch.Tensor) else grads
+    if not blocks:
+        raise TrainfreeError("GradAlign: no per-sample gradient block to take a Gram matrix of")
+    n = len(blocks[0])
+    gram = torch.zeros(n, n, dtype=torch.float64, device=blocks[0].device)
+    for block in blocks:
+        rows = block.flatten(1).double()
+        gram.addmm_(rows, rows.T)
+    diagonal = gram.diagonal()
+    if not bool(torch.isfinite(diagonal).all()):
         raise NonFiniteScoreError("GradAlign: a per-sample gradient contains NaN or inf")
-    nonzero = grads.any(dim=1)
+    nonzero = diagonal > 0
     if not bool(nonzero.all()):
-        grads = grads[nonzero]
-    grads = grads.double()
-    return grads @ grads.T
+        gram = gram[nonzero][:, nonzero]
+    return gram
 
 
 def normalised(gram: torch.Tensor) -> torch.Tensor:
