@@ -171,6 +171,8 @@ def test_proxy_variants_score_under_their_own_name(capsys):
         ("tenas_ntk[max_condition=big]", "expected a float"),
         ("tenas_lr[spatial_only=maybe]", "expected true or false"),
         ("intrain[]", "empty parameter list"),
+        ("naswot[batch_size=0]", "positive integer"),
+        ("naswot[repeats=two]", "expected a int"),
     ],
 )
 def test_bad_proxy_variant(capsys, proxy, needle):

@@ -190,3 +190,19 @@ def test_memory_format_lays_out_convolutions_and_is_recorded(tmp_path):
         assert devices == {"naswot": "cpu+channels_last", "gradalign": "cpu"}
     with pytest.raises(TrainfreeError, match="memory format"):
         ScoreConfig(memory_format="nhwc")
+
+
+def test_variant_settings_set_the_proxy_batch_and_repeats():
+    from trainfree.proxies import get_proxy
+    from trainfree.run.scoring import ScoreConfig, score_arch
+    from trainfree.spaces import get_space
+
+    spec = get_proxy("naswot[repeats=2,batch_size=5]")
+    assert (spec.name, spec.batch_size, spec.repeats) == ("naswot[batch_size=5,repeats=2]", 5, 2)
+    assert get_proxy("tenas_ntk[init=default]").default_init == "default"
+    space, config = get_space("nb201"), ScoreConfig(dataset="synthetic", image_size=8)
+    arch = space.sample(1, seed=0)[0]
+    result = score_arch(space, arch, spec.name, config)
+    assert (result.config.batch_size, len(result.values)) == (5, 2)
+    explicit = score_arch(space, arch, spec.name, ScoreConfig(dataset="synthetic", batch_size=3))
+    assert explicit.config.batch_size == 3  # an explicit config value overrides every proxy's

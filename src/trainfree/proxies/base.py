@@ -134,35 +134,56 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
     return value
 
 
+# Harness settings a variant can change besides the function's keywords: spec field per key.
+SETTINGS = {"batch_size": "batch_size", "image_size": "image_size", "repeats": "repeats",
+            "init": "default_init"}  # fmt: skip
+
+
+def _setting(key: str, text: str) -> Any:
+    value = _parse_value(key, text, "" if key == "init" else 1)
+    if key != "init" and value < 1:
+        raise TrainfreeError(f"proxy setting {key}={text.strip()!r}: expected a positive integer")
+    return value
+
+
 def _variant(base: ProxySpec, args: str) -> ProxySpec:
-    """``base`` with some of its function's keyword defaults replaced (``key=value,...``)."""
+    """``base`` with some of its function's keyword defaults, or of its harness settings
+    (:data:`SETTINGS`), replaced (``key=value,...``)."""
     known = base.keywords()
     params: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     for item in (a for a in args.split(",") if a.strip()):
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or key not in known:
-            names = ", ".join(known) or "none"
+        if sep and key in known:
+            params[key] = _parse_value(key, text, known[key])
+        elif sep and key in SETTINGS:
+            settings[key] = _setting(key, text)
+        else:
+            names = ", ".join([*known, *SETTINGS])
             raise TrainfreeError(
                 f"proxy {base.name!r} has no parameter {key!r} (known: {names}); "
                 f"use {base.name}[key=value,...]"
             )
-        params[key] = _parse_value(key, text, known[key])
-    if not params:
+    if not params and not settings:
         raise TrainfreeError(f"empty parameter list in {base.name}[]")
     shown = ",".join(
-        f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in sorted(params.items())
+        f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+        for k, v in sorted({**params, **settings}.items())
     )
     merged = MappingProxyType({**base.params, **params})
-    return replace(base, name=f"{base.name}[{shown}]", params=merged)
+    fields = {SETTINGS[k]: v for k, v in settings.items()}
+    return replace(base, name=f"{base.name}[{shown}]", params=merged, **fields)
 
 
 def get_proxy(name: str) -> ProxySpec:
     """The registered proxy ``name``, or a variant ``name[key=value,...]`` of it.
 
     A variant changes keyword defaults of the proxy's function (for example
-    ``intrain[layers=blocks]`` or ``gradalign_det[sign=1]``); its canonical name, with the keys
-    sorted, is the name its scores are stored under.
+    ``intrain[layers=blocks]`` or ``gradalign_det[sign=1]``) or its harness settings
+    ``batch_size``, ``image_size``, ``repeats`` and ``init`` (``tenas_lr[batch_size=486]``; an
+    explicit :class:`~trainfree.run.scoring.ScoreConfig` value still overrides them for every
+    proxy); its canonical name, with the keys sorted, is the name its scores are stored under.
     """
     match = _VARIANT.match(name.strip())
     if match is None:
