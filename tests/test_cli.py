@@ -178,3 +178,18 @@ def test_proxy_variants_score_under_their_own_name(capsys):
 def test_bad_proxy_variant(capsys, proxy, needle):
     code, _, err = _run(capsys, "score", "nb201", ARCH, "--proxy", proxy, "--quiet")
     _one_line_error(code, err, needle)
+
+
+def test_correlate_samples_only_architectures_with_the_target(capsys, tmp_path):
+    from trainfree.spaces import get_space
+
+    archs = get_space("nb201").sample(8, seed=1)
+    rows = [f"{a},{'' if i % 2 else 80 + i}" for i, a in enumerate(archs)]  # every other missing
+    table = tmp_path / "acc.csv"
+    table.write_text("arch,acc\n" + "\n".join(rows) + "\n")
+    for seed in ("0", "1", "2"):
+        code, out, _ = _run(
+            capsys, "correlate", "nb201", "--benchmark", str(table), "--target", "acc",
+            "--sample", "4", "--seed", seed, "--proxy", "params", "--json", "--quiet",
+        )  # fmt: skip
+        assert code == 0 and json.loads(out)["n"] == 4

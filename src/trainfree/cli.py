@@ -319,7 +319,7 @@ def correlate(
     chosen = (
         [space_obj.canonical(a) for a in _read_archs(archs)]
         if archs
-        else table.sample(sample, seed=seed)
+        else table.sample(sample, seed=seed, target=target)
     )
     config = _config(locals())
     pool = _executor(executor, workers, ray_address, time_limit)
