@@ -49,3 +49,39 @@ def test_events_keep_order(tmp_path):
     with ResultStore(tmp_path / "s.sqlite") as store:
         store.add_events("run1", "search", [{"fitness": 1.0}, {"fitness": 2.0}])
         assert [p["fitness"] for *_, p in store.events("search")] == [1.0, 2.0]
+
+
+def test_proxy_parameters_are_part_of_the_key(tmp_path):
+    from dataclasses import replace
+
+    from trainfree.proxies import get_proxy
+    from trainfree.run.scoring import ScoreConfig
+
+    plain = ScoreConfig().resolve(get_proxy("intrain"))
+    assert '"layers": "blocks"' in plain.params
+    changed = replace(plain, params=ScoreConfig().resolve(get_proxy("intrain[layers=relu]")).params)
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.put("nb201", ScoreResult("a", "intrain", 1.0, 0.0, 0.1, plain, (1.0,)))
+        assert store.get("nb201", "a", "intrain", plain).value == 1.0
+        # the same name computed with another default (an upgrade) is not read back
+        assert store.get("nb201", "a", "intrain", changed) is None
+        (row,) = store.rows()
+        assert row["params"] == plain.params
+
+
+def test_a_store_from_before_params_keeps_its_rows_aside(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE scores (space TEXT, arch TEXT, proxy TEXT, value REAL)")
+    db.execute("INSERT INTO scores VALUES ('nb201', 'a', 'synflow', 3.0)")
+    db.commit()
+    db.close()
+    with ResultStore(path) as store:
+        assert list(store.rows()) == [] and store.get("nb201", "a", "synflow", CONFIG) is None
+        store.put("nb201", _result("a", 1.5))
+        assert store.get("nb201", "a", "synflow", CONFIG).value == 1.5
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM scores_without_params").fetchall() == [(3.0,)]
+    db.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -71,6 +72,14 @@ class ProxySpec:
         """The keyword defaults a variant ``name[key=value,...]`` can change (JSON-friendly)."""
         plain = (bool, int, float, str, type(None))
         return {k: v if isinstance(v, plain) else repr(v) for k, v in self.keywords().items()}
+
+    def fingerprint(self) -> str:
+        """JSON of what the proxy computes beyond its name: its keyword values and network-size
+        overrides. Stored with every score (part of the store key), so a changed default never
+        passes for an earlier score."""
+        return json.dumps(
+            {"options": self.options(), "build": dict(self.build_overrides)}, sort_keys=True
+        )
 
     def keywords(self) -> dict[str, Any]:
         """The function's keyword defaults, with the registered ``params`` applied."""

@@ -16,7 +16,7 @@ import math
 import statistics
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -93,6 +93,7 @@ class ScoreConfig:
             init=self.init or spec.default_init,
             seed=self.seed,
             repeats=self.repeats or spec.repeats,
+            params=spec.fingerprint(),
         )
 
 
@@ -107,6 +108,7 @@ class ResolvedConfig:
     init: str
     seed: int
     repeats: int
+    params: str = "{}"  # the proxy's keyword values and build overrides (ProxySpec.fingerprint)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -165,7 +167,8 @@ def preparation(spec: ProxySpec, config: ScoreConfig) -> Hashable:
     the same network and batch (and run in the same train/eval mode)."""
     overrides = tuple(sorted(spec.build_overrides.items()))
     layout = config.layout(spec)
-    return config.resolve(spec), spec.data_mode, spec.dtype, spec.train_mode, layout, overrides
+    resolved = replace(config.resolve(spec), params="")  # keywords don't change the network
+    return resolved, spec.data_mode, spec.dtype, spec.train_mode, layout, overrides
 
 
 def group_by_preparation(proxies: Sequence[str], config: ScoreConfig) -> list[list[str]]:
@@ -222,7 +225,13 @@ def score_group(
         failure
         if failure is not None
         else ScoreResult(
-            arch, spec.name, math.fsum(v) / len(v), _spread(v), secs, resolved, tuple(v)
+            arch,
+            spec.name,
+            math.fsum(v) / len(v),
+            _spread(v),
+            secs,
+            config.resolve(spec),
+            tuple(v),
         )
         for spec, v, secs, failure in zip(specs, values, seconds, failed, strict=True)
     ]

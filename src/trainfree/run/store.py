@@ -1,7 +1,12 @@
-"""The SQLite result store: one row per (space, arch, proxy, data, init, seed, repeats).
+"""The SQLite result store: one row per (space, arch, proxy, data, init, seed, repeats, params).
 
 Rows are committed as each score finishes (WAL journal), so a killed run loses nothing already
 scored and a re-run skips what is present. Several processes may write one store.
+
+``params`` is the proxy's :meth:`~trainfree.proxies.base.ProxySpec.fingerprint` (its keyword
+values and network-size overrides): a proxy whose default changed in a later version is scored
+anew rather than read back. A store written before that column existed keeps its rows in the
+table ``scores_without_params``, which nothing reads.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ KEY = (
     "init",
     "seed",
     "repeats",
+    "params",
 )
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS scores (
     space TEXT NOT NULL, arch TEXT NOT NULL, proxy TEXT NOT NULL, dataset TEXT NOT NULL,
     batch_size INTEGER NOT NULL, image_size INTEGER NOT NULL, num_classes INTEGER NOT NULL,
-    init TEXT NOT NULL, seed INTEGER NOT NULL, repeats INTEGER NOT NULL,
+    init TEXT NOT NULL, seed INTEGER NOT NULL, repeats INTEGER NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, value REAL, std REAL, "values" TEXT, seconds REAL, error TEXT,
     device TEXT, version TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY ({", ".join(KEY)})
@@ -80,6 +86,7 @@ def _key(space: str, arch: str, proxy: str, config: ResolvedConfig) -> tuple:
         config.init,
         config.seed,
         config.repeats,
+        config.params,
     )
 
 
@@ -92,9 +99,23 @@ class ResultStore:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._set_up()
         except sqlite3.DatabaseError as exc:
             raise TrainfreeError(f"cannot open result store {self.path}: {exc}") from exc
+
+    def _set_up(self) -> None:
+        """Create the tables; move the rows of a store from before ``params`` out of the way."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(scores)")}
+            if columns and "params" not in columns:
+                self._db.execute("ALTER TABLE scores RENAME TO scores_without_params")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
