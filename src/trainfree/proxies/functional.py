@@ -153,21 +153,13 @@ def per_sample_grads(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     loss_fn: LossFn,
-    *,
-    params: ParamFilter = None,
-    chunk_size: int | None = None,
-    coupled: bool = False,
+    **options: Any,
 ) -> torch.Tensor:
-    """Gradients ``(B, P)`` of each sample's loss w.r.t. the selected parameters.
-
-    ``loss_fn(logits, targets)`` returns one loss per row (``reduction="none"``). Columns follow
-    ``model.named_parameters()`` order, each tensor flattened. ``coupled=True``: one forward of
-    the whole batch (see the module docstring).
-    """
-    blocks = per_sample_grad_blocks(
-        model, inputs, targets, loss_fn, params=params, chunk_size=chunk_size, coupled=coupled
-    )
-    return blocks[0] if coupled else flatten_rows(blocks)
+    """Gradients ``(B, P)`` of each sample's loss w.r.t. the selected parameters: the blocks of
+    :func:`per_sample_grad_blocks` (same keywords) joined, columns in ``named_parameters()``
+    order, each tensor flattened."""
+    blocks = per_sample_grad_blocks(model, inputs, targets, loss_fn, **options)
+    return blocks[0] if options.get("coupled") else flatten_rows(blocks)
 
 
 def per_sample_grad_blocks(
@@ -180,11 +172,13 @@ def per_sample_grad_blocks(
     chunk_size: int | None = None,
     coupled: bool = False,
 ) -> list[torch.Tensor]:
-    """:func:`per_sample_grads` before its columns are joined: one ``(B, *shape)`` tensor per
-    selected parameter (``coupled=True``: the one ``(B, P)`` tensor of rows).
+    """Per-sample gradients of each sample's loss w.r.t. the selected parameters: one
+    ``(B, *shape)`` tensor per parameter (``coupled=True``: the one ``(B, P)`` tensor of rows).
 
-    A consumer that reduces each block (a Gram matrix sums one product per block) saves the
-    ``(B, P)`` copy, hundreds of MB for a full-size network.
+    ``loss_fn(logits, targets)`` returns one loss per row (``reduction="none"``).
+    ``coupled=True``: one forward of the whole batch (see the module docstring). A consumer
+    that reduces each block (a Gram matrix sums one product per block) saves the ``(B, P)``
+    copy, hundreds of MB for a full-size network.
     """
     if coupled:
         rows = output_jacobian(
