@@ -17,7 +17,10 @@ Two protocols, one script (issues 2, 3 and 4):
 Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
 resumes. ``--workers`` processes share the cores. ``--agreement-seed S`` also scores every single
 proxy with seed ``S`` (another initialisation and batch) and adds the Spearman correlation between
-the two seeds' scores: the agreement with anything that the proxy's own noise allows. The
+the two seeds' scores: the agreement with anything that the proxy's own noise allows.
+``--batch-per-arch`` gives every architecture its own seed (``seed + 1000 i`` for the ``i``-th),
+hence its own batch and initialisation, as NASLib's zero-cost predictor drew a fresh batch for
+each architecture it scored; without it one seed serves all architectures. The
 output is a Markdown table per target: Spearman, Kendall tau-b, top-10% precision (fraction of
 the proxy's top 10% among the target's top 10%), and mean seconds per architecture as measured
 *in this run's workers* (under load they are upper bounds; ``benchmarks/speed.py`` measures cost
@@ -37,6 +40,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,7 @@ from trainfree.spaces import get_space
 
 NASLIB_NAMES = {"naswot": "nwot"}
 FIXED_SAMPLE = 1000
+PER_ARCH_STRIDE = 1000  # --batch-per-arch: architecture i gets seed + 1000 i
 
 
 def _dataset_of(target: str) -> str:
@@ -72,6 +77,7 @@ def _score(
     seed: int,
 ) -> RunReport:
     config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed, num_classes=classes)
+    seeds = [seed + PER_ARCH_STRIDE * i for i in range(len(archs))] if args.batch_per_arch else []
     executor = make_executor("local", workers=args.workers)
     total = len(archs) * len(component_names(proxies))
     done = 0
@@ -85,9 +91,17 @@ def _score(
             print(f"  {dataset}: {done}/{total} scores ({rate:.2f}/s)", file=sys.stderr)
 
     with ResultStore(args.store) as store:
-        report = score_many(
-            "nb201", archs, proxies, config, store=store, executor=executor, progress=progress
-        )
+        if seeds:  # NASLib's protocol: each architecture its own batch and initialisation
+            report = RunReport()
+            for arch, own in zip(archs, seeds, strict=True):
+                one = score_many("nb201", [arch], proxies, replace(config, seed=own),
+                                 store=store, executor=executor, progress=progress)  # fmt: skip
+                report.results += one.results
+                report.failures += one.failures
+        else:
+            report = score_many(
+                "nb201", archs, proxies, config, store=store, executor=executor, progress=progress
+            )
     executor.close()
     for failure in report.failures:
         print(f"  failed {failure.proxy} on {failure.task.arch}: {failure.error}",
@@ -133,6 +147,12 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--dataset", help="score on this dataset (e.g. synthetic) for every target")
+    parser.add_argument(
+        "--batch-per-arch",
+        action="store_true",
+        help="score architecture i with seed + 1000 i (its own batch and init, as NASLib did) "
+        "instead of one seed for all",
+    )
     parser.add_argument(
         "--agreement-seed",
         type=int,
