@@ -15,6 +15,7 @@ from trainfree.proxies.ensemble import rank_aggregate
 from trainfree.run.scoring import ScoreConfig
 from trainfree.search import SEARCHES, Fitness, get_search, run_search
 from trainfree.search import fitness as fitness_module
+from trainfree.search import tenas as tenas_module
 from trainfree.search.supernet import cell_masks, pruning_space, single_choice
 from trainfree.search.tenas import (
     DEFAULTS,
@@ -263,7 +264,7 @@ def test_tenas_deltas_seeded_and_kaiming_init():
     # each repeat is rounded to 3 decimals; the mean of two is a multiple of 0.0005
     assert all(np.allclose(a * 2000, np.round(a * 2000)) for a in first)
     ind = _indicators("nb201")
-    ind._draw()
+    ind._draw(weights=True)
     # PyTorch's default init is bounded by 1/sqrt(fan_in); Kaiming-normal is not
     for net in (ind.ntk_net, ind.lr_net):
         convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -271,7 +272,7 @@ def test_tenas_deltas_seeded_and_kaiming_init():
         assert sum(exceed) > len(convs) / 2
     # init="default": PyTorch's own draw, bounded as above, as the official launcher ends up using
     ind = _indicators("nb201", init="default")
-    ind._draw()
+    ind._draw(weights=True)
     for net in (ind.ntk_net, ind.lr_net):
         convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
         assert all((m.weight.abs().max() * m.weight[0].numel() ** 0.5).item() <= 1 for m in convs)
@@ -289,6 +290,26 @@ def test_tenas_draws_share_or_redraw_weights_and_data():
     assert ntk[0] == ntk[1] and lr[0] == lr[1]
     ntk, lr = _indicators("nb201", draws="candidate").deltas(masks, same)
     assert ntk[0] != ntk[1]
+
+
+@pytest.mark.parametrize(
+    ("draws", "ntk_inits", "lr_inits"),
+    [("candidate", 6, 6), ("repeat", 3, 3), ("launcher", 1, 6)],  # 3 repeats x 2 candidates
+)
+def test_tenas_draws_reinitialise_as_documented(monkeypatch, draws, ntk_inits, lr_inits):
+    ind = _indicators("nb201", draws=draws)
+    ind.repeat = 3
+    calls = {id(ind.ntk_net): 0, id(ind.lr_net): 0}
+
+    def count(net, init):
+        calls[id(net)] += 1
+        return net
+
+    monkeypatch.setattr(tenas_module, "apply_init", count)
+    masks = [torch.ones(6, 5, dtype=torch.bool)]
+    masks[0][:, 0] = False
+    ind.deltas(masks, [(0, 0, 1), (0, 1, 2)])
+    assert (calls[id(ind.ntk_net)], calls[id(ind.lr_net)]) == (ntk_inits, lr_inits)
 
 
 def test_tenas_darts_edge_pruning_keeps_two_inputs(darts):

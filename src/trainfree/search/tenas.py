@@ -14,8 +14,13 @@ and the official ``prune_tenas.py``.
    repeat, as the official code does (fresh Kaiming weights and the loader's next batch per
    ``get_ntk_n`` call, the region collector's next batches of crops); ``"repeat"`` draws once
    per repeat and scores all candidates of the round on that draw (common random numbers: about
-   half the NTK computations, since κ(α) and R(α) are shared). Each is rounded to ``precision``
-   decimals and averaged over the repeats.
+   half the NTK computations, since κ(α) and R(α) are shared); ``"launcher"`` redraws the data
+   per candidate and repeat but the weights as the official launcher's runs end up drawing them
+   (its re-initialisation is a no-op, spec 1.1): the NTK supernet's once per round (built once
+   per ``prune_func_rank`` call), the region supernets' once per candidate (built afresh for each
+   candidate, then kept over its repeats). With ``ntk_init = lr_init = "default"`` it reproduces
+   what produced the published figures. Each is rounded to ``precision`` decimals and averaged
+   over the repeats.
 3. Candidates are dense-ranked by Δκ descending and ΔR ascending (sorted by their values rounded
    to ``precision`` significant figures, a new rank wherever the value changes); on every edge the
    ``prune_number`` ops with the lowest rank sum are pruned (at most all but one). Equal sums are
@@ -65,7 +70,7 @@ from trainfree.spaces import SearchSpace
 
 # (cell type, edge, op or None for the whole edge)
 Candidate = tuple[int, int, int | None]
-DRAWS = ("candidate", "repeat")
+DRAWS = ("candidate", "repeat", "launcher")
 
 
 @dataclass(frozen=True)
@@ -195,17 +200,23 @@ class _Indicators:
         set_alphas(net, 0.0)
         return net
 
-    def _draw(self) -> tuple[Batch, Batch, int]:
-        """A fresh NTK batch, fresh images and crop seed, fresh weights for both nets."""
+    def _draw(self, weights: bool) -> tuple[Batch, Batch, int]:
+        """A fresh NTK batch, fresh images and crop seed, and (``weights``) fresh weights for both
+        nets."""
         seed = self.rng.randrange(2**31)
         batch = make_batch(batch_size=self.batch_size, seed=seed, mode=DataMode.INPUTS, **self.data)
         images = make_batch(
             batch_size=self.lr_images, seed=seed + 1, mode=DataMode.INPUTS, **self.data
         )
-        torch.manual_seed(seed)
-        apply_init(self.ntk_net, self.inits[0])
-        apply_init(self.lr_net, self.inits[1])
+        if weights:
+            torch.manual_seed(seed)
+            apply_init(self.ntk_net, self.inits[0])
+            apply_init(self.lr_net, self.inits[1])
         return batch.to(self.device), images.to(self.device), seed + 2
+
+    def _reinit(self, net: nn.Module, init: str, seed: int) -> None:
+        torch.manual_seed(seed)
+        apply_init(net, init)
 
     def _kappa(self, masks: Sequence[torch.Tensor], batch: Batch) -> float:
         set_masks(self.ntk_net, masks)
@@ -222,10 +233,16 @@ class _Indicators:
         """Mean over repeats of the rounded relative changes (Δκ, ΔR) of removing each candidate."""
         ntk = np.zeros((self.repeat, len(cands)))
         lr = np.zeros((self.repeat, len(cands)))
+        launcher = self.draws == "launcher"
+        if launcher:  # the NTK weights of the round; the region weights of each candidate
+            self._reinit(self.ntk_net, self.inits[0], self.rng.randrange(2**31))
+            lr_seeds = [self.rng.randrange(2**31) for _ in cands]
         for r in range(self.repeat):
             for i, cand in enumerate(cands):
-                if i == 0 or self.draws == "candidate":  # weights and data, and α's indicators
-                    batch, images, crop_seed = self._draw()
+                if launcher:
+                    self._reinit(self.lr_net, self.inits[1], lr_seeds[i])
+                if i == 0 or self.draws != "repeat":  # data (and weights), and α's indicators
+                    batch, images, crop_seed = self._draw(weights=not launcher)
                     kappa = self._kappa(masks, batch)
                     regions = self._regions(masks, images, crop_seed)
                     self.evaluations += 1
@@ -305,11 +322,11 @@ def tenas_search(
     prune number 1 / 3); ``ntk_supernet`` / ``lr_supernet`` override the supernet size keywords.
     ``evaluations`` counts supernet states scored (each for both indicators and ``repeat`` times).
     ``ntk_init`` / ``lr_init``: the intended Kaiming schemes by default; ``"default"`` for both
-    redraws PyTorch's own initialisation each repeat, closer to what the official launcher ran.
-    ``draws``: ``"candidate"`` or ``"repeat"`` (see the module docstring). ``lr_images``: how many
-    real images the region crops are cut from (default ``lr_samples``: the official collector
-    crops each of its 1000 samples from a different image); fewer lets a small image set serve,
-    each crop then a random channel and position of a random image among them.
+    draws PyTorch's own initialisation, what the official launcher ran. ``draws``:
+    ``"candidate"``, ``"repeat"`` or ``"launcher"`` (see the module docstring). ``lr_images``:
+    how many real images the region crops are cut from (default ``lr_samples``: the official
+    collector crops each of its 1000 samples from a different image); fewer lets a small image
+    set serve, each crop then a random channel and position of a random image among them.
     """
     start = time.perf_counter()
     spec = pruning_space(space)
