@@ -238,7 +238,7 @@ def gradient_rows(setting: str, path: str, model, batch):
     vectorised) or "loop" (the reference of ``tests/loop_reference.py``)."""
     from loop_reference import coupled_rows_loop, per_sample_grads_loop
 
-    from trainfree.proxies.functional import output_jacobian, per_sample_grad_blocks
+    from trainfree.proxies.functional import flatten_rows, output_jacobian, per_sample_grad_blocks
 
     x, y = batch.inputs, batch.targets
     chunk = _default(setting, "chunk_size")
@@ -255,7 +255,7 @@ def gradient_rows(setting: str, path: str, model, batch):
     blocks = per_sample_grad_blocks(
         model, x, y, loss, params=params, chunk_size=chunk, coupled=coupled
     )
-    return blocks[0] if setting == "tenas_ntk" else blocks  # GradAlign's Gram takes the blocks
+    return flatten_rows(blocks) if setting == "tenas_ntk" else blocks  # the Gram takes blocks
 
 
 def proxy_value(setting: str, rows) -> float:

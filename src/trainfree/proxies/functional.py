@@ -144,8 +144,10 @@ def _constants(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def flatten_rows(blocks: Iterable[torch.Tensor]) -> torch.Tensor:
-    """``(B, P)``: per-sample blocks ``(B, *shape)`` flattened and joined column-wise."""
-    return torch.cat([g.flatten(1) for g in blocks], dim=1)
+    """``(B, P)``: per-sample blocks ``(B, *shape)`` flattened and joined column-wise (a single
+    block is only reshaped, not copied)."""
+    flat = [g.flatten(1) for g in blocks]
+    return flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
 
 
 def per_sample_grads(
@@ -158,8 +160,7 @@ def per_sample_grads(
     """Gradients ``(B, P)`` of each sample's loss w.r.t. the selected parameters: the blocks of
     :func:`per_sample_grad_blocks` (same keywords) joined, columns in ``named_parameters()``
     order, each tensor flattened."""
-    blocks = per_sample_grad_blocks(model, inputs, targets, loss_fn, **options)
-    return blocks[0] if options.get("coupled") else flatten_rows(blocks)
+    return flatten_rows(per_sample_grad_blocks(model, inputs, targets, loss_fn, **options))
 
 
 def per_sample_grad_blocks(
