@@ -10,7 +10,8 @@ CIFAR-100 from ``$TRAINFREE_DATA``), never an accuracy. ``--tenas-init default``
 PyTorch's own initialisation (what the official launcher ends up using) instead of Kaiming;
 ``--tenas-draws repeat`` with one draw of weights and data per repeat for all candidates
 (``tenas_search``'s ``draws``); ``--tenas-lr-images N`` cuts the region crops from N images
-(the shared CIFAR-100 has 486 training images, fewer than the official 1000).
+(the shared CIFAR-100 has 486 training images, fewer than the official 3000);
+``--tenas-augment`` gives the NTK batches the official loader's crop-and-flip augmentation.
 
 ``--darts`` also runs TE-NAS and FreeDARTS (those of them in ``--algos``) once on the DARTS space
 and prints the genotypes with their parameter counts (C=36, 20 cells, 10 classes) and search
@@ -50,8 +51,9 @@ def _options(algo: str, dataset: str, seed: int, args: argparse.Namespace) -> di
         inits = {"ntk_init": args.tenas_init, "lr_init": args.tenas_init} if args.tenas_init else {}
         draws = {"draws": args.tenas_draws} if args.tenas_draws else {}
         images = {"lr_images": args.tenas_lr_images} if args.tenas_lr_images else {}
+        augment = {"augment": True} if args.tenas_augment else {}
         return {"dataset": dataset, "data_dir": args.data_dir, "seed": seed, **inits, **draws,
-                **images}  # fmt: skip
+                **images, **augment}  # fmt: skip
     if algo == "freedarts":
         return {"num_classes": classes, "seed": seed}
     config = ScoreConfig(dataset=dataset, data_dir=args.data_dir, seed=seed)
@@ -92,6 +94,7 @@ def _tenas_variant(args: argparse.Namespace) -> str | None:
     parts = [f"init={args.tenas_init}"] if args.tenas_init else []
     parts += [f"draws={args.tenas_draws}"] if args.tenas_draws else []
     parts += [f"lr_images={args.tenas_lr_images}"] if args.tenas_lr_images else []
+    parts += ["augment"] if args.tenas_augment else []
     return ",".join(parts) or None
 
 
@@ -109,7 +112,10 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=1000)
     parser.add_argument("--tenas-init", help="init of both TE-NAS supernets (default: Kaiming)")
     parser.add_argument("--tenas-draws", help="TE-NAS draws: candidate (default) or repeat")
-    parser.add_argument("--tenas-lr-images", type=int, help="images to crop (default 1000)")
+    parser.add_argument("--tenas-lr-images", type=int, help="images to crop (default 3000)")
+    parser.add_argument(
+        "--tenas-augment", action="store_true", help="crop+flip the NTK batches, as officially"
+    )
     parser.add_argument("--darts", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, help="torch threads per search (cores // jobs)")

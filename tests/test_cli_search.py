@@ -90,6 +90,26 @@ def test_tenas_json_contract(capsys):
     assert _is_canonical(doc["arch"]) and "none" not in doc["arch"]
 
 
+def test_search_options_reach_the_search(capsys, monkeypatch):
+    import trainfree.cli_search as cli_search
+
+    seen = {}
+    real = cli_search.run_search
+
+    def spy(algo, space, **options):
+        seen.update(options)
+        return real(algo, space, **options)
+
+    monkeypatch.setattr(cli_search, "run_search", spy)
+    tiny = "--image-size 8 --batch-size 4 --repeats 1"
+    line = f"search nb201 --algo tenas {tiny} {QUICK} -o draws=launcher -o augment=true"
+    doc = _json(capsys, line + " -o lr_images=20 -o lr_samples=10 -o lr_batches=1")
+    assert doc["algo"] == "tenas" and _is_canonical(doc["arch"])
+    assert seen["draws"] == "launcher" and seen["augment"] is True and seen["lr_images"] == 20
+    rea = f"search nb201 --algo rea --proxy params --evaluations 6 {QUICK} -o population_size=3"
+    assert _json(capsys, rea)["evaluations"] == 6 and seen["population_size"] == 3
+
+
 def test_search_store_feeds_report(capsys, tmp_path, table):
     store = tmp_path / "runs.sqlite"
     line = f"search nb201 --algo rea --proxy params --evaluations 8 {QUICK} --store"
@@ -153,6 +173,10 @@ def test_demo_without_table(capsys, tmp_path, monkeypatch):
         ("search nb201 --algo tenas --evaluations 5", ["--evaluations", "tenas"]),
         ("search nb201 --algo freedarts --proxy synflow --store s.db", ["--proxy, --store"]),
         ("search mlp --algo freedarts", ["supernet"]),
+        ("search nb201 --algo tenas -o draws", ["KEY=VALUE"]),
+        ("search nb201 --algo tenas -o nosuch=1", ["nosuch", "lr_images"]),
+        ("search nb201 --algo tenas -o lr_images=many", ["lr_images", "int"]),
+        ("search nb201 --algo tenas -o seed=3", ["seed", "own flag"]),
         ("report missing.sqlite", ["no result store"]),
         ("demo --benchmark missing.csv", ["missing.csv"]),
     ],

@@ -230,7 +230,11 @@ def test_tenas_nb201_one_op_per_edge(nb201, draws, evaluations):
 
 
 def _indicators(
-    space: str, seed: int = 0, init: str | None = None, draws: str = "candidate"
+    space: str,
+    seed: int = 0,
+    init: str | None = None,
+    draws: str = "candidate",
+    augment: bool = False,
 ) -> _Indicators:
     return _Indicators(
         pruning_space(space),
@@ -248,9 +252,18 @@ def _indicators(
         lr_supernet=DEFAULTS[space].lr_supernet,
         inits=(init or "kaiming_normal_fan_out", init or "kaiming_normal_fan_in"),
         draws=draws,
+        augment=augment,
         seed=seed,
         device="cpu",
     )
+
+
+def test_tenas_augment_crops_and_flips_the_ntk_batch_only():
+    plain, images, _ = _indicators("nb201", seed=3)._draw(weights=False)
+    augmented, aug_images, _ = _indicators("nb201", seed=3, augment=True)._draw(weights=False)
+    assert torch.equal(images.inputs, aug_images.inputs)  # the region crops are not augmented
+    assert augmented.inputs.shape == plain.inputs.shape
+    assert not torch.equal(augmented.inputs, plain.inputs)
 
 
 def test_tenas_deltas_seeded_and_kaiming_init():

@@ -87,6 +87,64 @@ Target = Annotated[
 ]
 Evaluations = Annotated[int | None, typer.Option(help="rea/random: fitness queries allowed.")]
 Seconds = Annotated[float | None, typer.Option(help="rea/random: wall-clock seconds allowed.")]
+SearchOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-o",
+        help="KEY=VALUE keyword of the search function, repeatable, e.g. -o draws=launcher "
+        "-o augment=true -o lr_images=3000 (tenas) or -o population_size=20 (rea).",
+    ),
+]
+
+
+def _parse_options(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["draws=launcher", "lr_images=3000"]`` -> keywords; values become int, float or bool
+    where they read as one, otherwise stay strings."""
+    options: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise TrainfreeError(f"--option {item!r}: expected KEY=VALUE, e.g. draws=launcher")
+        value: Any = text.strip()
+        if value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(value)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip()] = value
+    return options
+
+
+def _check_options_of(algo: str, extra: dict[str, Any]) -> None:
+    """Refuse ``--option`` keys the search function lacks, and values its annotation rules out
+    (text for ``lr_images: int | None``, a number for ``augment: bool``)."""
+    import inspect
+
+    params = inspect.signature(get_search(algo)).parameters
+    for key, value in extra.items():
+        if key not in params or key == "space":
+            known = ", ".join(p for p in params if p != "space")
+            raise TrainfreeError(f"--option {key}: not a keyword of {algo} (it takes {known})")
+        words = set(str(params[key].annotation).replace("|", " ").split())
+        allowed = {name for name in ("bool", "int", "float", "str") if name in words}
+        kind = type(value).__name__
+        if allowed and kind not in allowed and not (kind == "int" and "float" in allowed):
+            raise TrainfreeError(f"--option {key}={value}: expected {' or '.join(sorted(allowed))}")
+
+
+def _merge(options: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``extra`` added; a key that a command-line flag already sets is refused."""
+    clash = sorted(set(options) & set(extra))
+    if clash:
+        raise TrainfreeError(
+            f"--option {clash[0]} is set by its own flag or by the command; use that instead"
+        )
+    return {**options, **extra}
 
 
 class _TrackedFitness(Fitness):
@@ -173,6 +231,7 @@ def _black_box(
     seconds: float | None,
     store: Path | None,
     quiet: bool,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[SearchResult, dict[str, float]]:
     """Run rea/random with a proxy fitness; return the result and the found arch's proxy scores.
 
@@ -187,14 +246,13 @@ def _black_box(
     try:
         with _progress(evaluations, f"{algo} search", quiet) as tick:
             fitness.tick = tick
-            result = run_search(
-                algo,
-                space,
-                fitness=fitness,
-                evaluations=evaluations,
-                seconds=seconds,
-                seed=config.seed,
-            )
+            fixed = {
+                "fitness": fitness,
+                "evaluations": evaluations,
+                "seconds": seconds,
+                "seed": config.seed,
+            }
+            result = run_search(algo, space, **_merge(fixed, extra or {}))
         if db is not None:
             trajectory = [
                 {"arch": arch, "fitness": value, "scores": fitness.components(arch)}
@@ -208,8 +266,11 @@ def _black_box(
     return result, fitness.components(result.arch)
 
 
-def _pruning(space: SearchSpace, algo: str, config: ScoreConfig, quiet: bool) -> SearchResult:
-    """Run TE-NAS (``--repeats`` is its repeat count) or FreeDARTS/ZEROS on ``space``."""
+def _pruning(
+    space: SearchSpace, algo: str, config: ScoreConfig, quiet: bool, extra: dict[str, Any]
+) -> SearchResult:
+    """Run TE-NAS (``--repeats`` is its repeat count) or FreeDARTS/ZEROS on ``space``, with the
+    ``--option`` keywords ``extra``."""
     from trainfree.data import get_dataset_info
 
     common = {"seed": config.seed, "device": config.device}
@@ -231,7 +292,7 @@ def _pruning(space: SearchSpace, algo: str, config: ScoreConfig, quiet: bool) ->
         }
     status = nullcontext() if quiet else stderr.status(f"{algo} search on {space.name}")
     with status:
-        return run_search(algo, space, **options, **common)
+        return run_search(algo, space, **_merge({**options, **common}, extra))
 
 
 def _check_options(algo: str, given: dict[str, object]) -> None:
@@ -307,15 +368,19 @@ def search(
     memory_format: MemoryFormat = "auto",
     init: Init = None,
     store: StorePath = None,
+    option: SearchOptions = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Search a space: TE-NAS or FreeDARTS pruning, or rea/random search with a proxy fitness.
 
     rea/random need --proxy and a budget (default 100 evaluations); tenas: --repeats per round.
+    Any other keyword of the search function goes in as -o KEY=VALUE.
     """
     algo = algo.lower()
     get_search(algo)  # unknown algorithm: one line listing the known ones
+    extra = _parse_options(option)
+    _check_options_of(algo, extra)
     given = {
         "proxy": proxy,
         "evaluations": evaluations,
@@ -340,9 +405,10 @@ def search(
             seconds=seconds,
             store=store,
             quiet=quiet,
+            extra=extra,
         )
     else:
-        result, scores = _pruning(space_obj, algo, config, quiet), {}
+        result, scores = _pruning(space_obj, algo, config, quiet, extra), {}
     doc = _document(space_obj, result, proxy, scores, truth)
     if as_json:
         print(json.dumps(doc))

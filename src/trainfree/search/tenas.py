@@ -51,7 +51,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainfree.data import DataMode, make_batch
+from trainfree.data import DataMode, get_dataset_info, make_batch
+from trainfree.data.augment import crop_and_flip
 from trainfree.data.batch import Batch
 from trainfree.errors import TrainfreeError
 from trainfree.init import INITS, apply_init
@@ -174,6 +175,7 @@ class _Indicators:
         lr_supernet: Mapping[str, Any],
         inits: tuple[str, str],
         draws: str,
+        augment: bool,
         seed: int,
         device: str,
     ) -> None:
@@ -186,6 +188,7 @@ class _Indicators:
         self.batch_size, self.repeat, self.precision = batch_size, repeat, precision
         self.lr_samples, self.lr_batches, self.lr_images = lr_samples, lr_batches, lr_images
         self.inits, self.draws = inits, draws
+        self.augment = get_dataset_info(dataset) if augment else None
         self.device = torch.device(device)
         self.rng = random.Random(seed)
         classes = (
@@ -205,6 +208,9 @@ class _Indicators:
         nets."""
         seed = self.rng.randrange(2**31)
         batch = make_batch(batch_size=self.batch_size, seed=seed, mode=DataMode.INPUTS, **self.data)
+        if self.augment is not None:  # the official NTK loader's training augmentation
+            info = self.augment
+            batch = crop_and_flip(batch, mean=info.mean, std=info.std, seed=seed + 3)
         images = make_batch(
             batch_size=self.lr_images, seed=seed + 1, mode=DataMode.INPUTS, **self.data
         )
@@ -313,6 +319,7 @@ def tenas_search(
     ntk_init: str = "kaiming_normal_fan_out",
     lr_init: str = "kaiming_normal_fan_in",
     draws: str = "candidate",
+    augment: bool = False,
     seed: int = 0,
     device: str = "cpu",
 ) -> SearchResult:
@@ -324,14 +331,18 @@ def tenas_search(
     ``ntk_init`` / ``lr_init``: the intended Kaiming schemes by default; ``"default"`` for both
     draws PyTorch's own initialisation, what the official launcher ran. ``draws``:
     ``"candidate"``, ``"repeat"`` or ``"launcher"`` (see the module docstring). ``lr_images``:
-    how many real images the region crops are cut from (default ``lr_samples``: the official
-    collector crops each of its 1000 samples from a different image); fewer lets a small image
-    set serve, each crop then a random channel and position of a random image among them.
+    how many real images the region crops are cut from (default ``lr_samples x lr_batches``:
+    the official collector crops each of its 3 x 1000 samples from a different image, its
+    loader's next batch); fewer lets a small image set serve, each crop a random channel and
+    position of a random image among them. ``augment``: the NTK batches get the standard CIFAR
+    training augmentation (random crop with 4-pixel padding, horizontal flip), as the official
+    NTK loader gives them (:func:`trainfree.data.augment.crop_and_flip`); off by default, so
+    that κ is measured on the images themselves.
     """
     start = time.perf_counter()
     spec = pruning_space(space)
     defaults = DEFAULTS[spec.name]
-    lr_images = lr_samples if lr_images is None else lr_images
+    lr_images = lr_samples * lr_batches if lr_images is None else lr_images
     if min(repeat, lr_samples, lr_batches, lr_images) < 1 or precision < 0:
         raise TrainfreeError(
             "TE-NAS needs repeat, lr_samples, lr_batches, lr_images >= 1 and precision >= 0"
@@ -356,6 +367,7 @@ def tenas_search(
         lr_supernet={**defaults.lr_supernet, **(lr_supernet or {})},
         inits=(ntk_init, lr_init),
         draws=draws,
+        augment=augment,
         seed=seed,
         device=device,
     )
