@@ -56,6 +56,22 @@ from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
 
 NASLIB_NAMES = {"naswot": "nwot"}
+#: Published NB201 figures, Kendall / Spearman, per (proxy, dataset) (specs/methods.md 2.5 and 3.6:
+#: NEAR's and InTrain's papers; InTrain's ablation does not name its dataset, shown for CIFAR-10).
+PUBLISHED = {
+    ("near", "cifar10"): "0.70 / 0.88",
+    ("near", "cifar100"): "0.69 / 0.87",
+    ("intrain", "cifar10"): "0.669 / 0.86",
+    ("intrain", "cifar100"): "0.671 / -",
+    ("intrain_pr", "cifar10"): "0.61 / 0.82 (ablation)",
+    ("intrain_grad", "cifar10"): "0.63 / 0.83 (ablation)",
+    ("synflow", "cifar10"): "0.561 / -",
+    ("synflow", "cifar100"): "0.553 / -",
+    ("zico", "cifar10"): "0.607 / -",
+    ("zico", "cifar100"): "0.614 / -",
+    ("jacov", "cifar10"): "0.616 / -",
+    ("jacov", "cifar100"): "0.639 / -",
+}
 FIXED_SAMPLE = 1000
 PER_ARCH_STRIDE = 1000  # --batch-per-arch: architecture i gets seed + 1000 i
 
@@ -121,7 +137,7 @@ def _row(
     try:
         stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
     except TrainfreeError as exc:  # e.g. the proxy failed on every architecture
-        return f"| {name} | - | - | - | - | 0 ({exc}) |"
+        return f"| {name} | - | - | - | - | 0 ({exc}) |" + (" - |" if other is not None else "")
     seconds = report.seconds_per_arch(proxy)
     row = (
         f"| {name} | {stats['spearman']:.3f} | {stats['kendall']:.3f} | "
@@ -188,8 +204,10 @@ def main() -> None:
         title = "NASLib's own score" if args.against == "naslib" else target
         print(f"### nb201, {len(archs)} architectures, {dataset} data, vs {title}\n")
         extra = f" Spearman seed {args.seed} vs {args.agreement_seed} |" if other else ""
+        published = args.against == "accuracy"
+        extra += " published Kendall / Spearman |" if published else ""
         print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |" + extra)
-        print("|---|---|---|---|---|---|" + ("---|" if other else ""))
+        print("|---|---|---|---|---|---|" + "---|" * extra.count("|"))
         for proxy in proxies:
             name = proxy if isinstance(proxy, str) else proxy.name
             column = (
@@ -201,7 +219,8 @@ def main() -> None:
                 print(f"| {name} | - | - | - | - | ({exc}) |")
                 continue
             truth = np.array([values[index[a]] for a in archs], dtype=float)
-            print(_row(name, report, archs, truth, proxy, other))
+            row = _row(name, report, archs, truth, proxy, other)
+            print(row + (f" {PUBLISHED.get((name, dataset), '-')} |" if published else ""))
         print()
 
 
