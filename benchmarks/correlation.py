@@ -15,9 +15,12 @@ Two protocols, one script (issues 2, 3 and 4):
   of a seeded permutation of them.
 
 Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
-resumes. ``--workers`` processes share the cores. ``--agreement-seed S`` also scores every single
-proxy with seed ``S`` (another initialisation and batch) and adds the Spearman correlation between
-the two seeds' scores: the agreement with anything that the proxy's own noise allows.
+resumes; ``--results FILE.csv.gz`` seeds the store from an exported copy kept in the repository
+(``benchmarks/results/``) and writes it back at the end, so a 1000-architecture table can grow
+over several machines and sessions. ``--workers`` processes share the cores. ``--agreement-seed
+S`` also scores every single proxy with seed ``S`` (another initialisation and batch) and adds the
+Spearman correlation between the two seeds' scores: the agreement with anything that the proxy's
+own noise allows.
 ``--batch-per-arch`` gives every architecture its own seed (``seed + 1000 i`` for the ``i``-th),
 hence its own batch and initialisation, as NASLib's zero-cost predictor drew a fresh batch for
 each architecture it scored; without it one seed serves all architectures. The
@@ -161,6 +164,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="CSV(.gz) of scores kept in the repository: read into --store first, written "
+        "back from it at the end (benchmarks/results/, so a table grows across machines)",
+    )
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--dataset", help="score on this dataset (e.g. synthetic) for every target")
     parser.add_argument(
@@ -179,6 +188,10 @@ def main() -> None:
     if args.data_dir is None:
         raise SystemExit("error: no data folder: set TRAINFREE_DATA or pass --data-dir")
     args.store.parent.mkdir(parents=True, exist_ok=True)
+    if args.results is not None and args.results.exists():
+        with ResultStore(args.store) as store:
+            added = store.import_csv(args.results)
+        print(f"  {added} scores read from {args.results}", file=sys.stderr)
     space = get_space("nb201")
     nb201 = args.data_dir / "nb201"
     proxies = resolve_proxies(args.proxies)
@@ -222,6 +235,10 @@ def main() -> None:
             row = _row(name, report, archs, truth, proxy, other)
             print(row + (f" {PUBLISHED.get((name, dataset), '-')} |" if published else ""))
         print()
+    if args.results is not None:
+        with ResultStore(args.store) as store:
+            count = store.export_csv(args.results)
+        print(f"  {count} scores written to {args.results}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trainfree import __version__
+from trainfree.errors import TrainfreeError
 from trainfree.run.scoring import ResolvedConfig, ScoreResult
 from trainfree.run.store import ResultStore
 
@@ -85,3 +88,26 @@ def test_a_store_from_before_params_keeps_its_rows_aside(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM scores_without_params").fetchall() == [(3.0,)]
     db.close()
+
+
+def test_export_import_roundtrip_is_exact(tmp_path):
+    value = 1 / 3 + 1e-12  # needs all 17 digits
+    with ResultStore(tmp_path / "a.sqlite") as store:
+        store.put("nb201", _result("a", value))
+        store.put("nb201", _result('b, with "quotes"', -2.5))
+        store.put_failure("nb201", "c", "synflow", CONFIG, "boom\nsecond line", 0.1)
+        assert store.export_csv(tmp_path / "rows.csv.gz") == 3
+        rows = sorted(store.rows(), key=lambda r: r["arch"])
+    with ResultStore(tmp_path / "b.sqlite") as other:
+        other.put("nb201", _result("a", 9.0))  # present keys keep this store's row
+        assert other.import_csv(tmp_path / "rows.csv.gz") == 2
+        assert other.import_csv(tmp_path / "rows.csv.gz") == 0
+        assert other.get("nb201", "a", "synflow", CONFIG).value == 9.0
+        got = sorted(other.rows(), key=lambda r: r["arch"])
+        assert got[1:] == rows[1:] and got[2]["value"] is None and got[2]["status"] == "failed"
+        (tmp_path / "bad.csv").write_text("arch,value\nx,1\n")
+        with pytest.raises(TrainfreeError, match="not an exported result store"):
+            other.import_csv(tmp_path / "bad.csv")
+    with ResultStore(tmp_path / "c.sqlite") as third:
+        third.import_csv(tmp_path / "rows.csv.gz")
+        assert third.get("nb201", "a", "synflow", CONFIG).value == value

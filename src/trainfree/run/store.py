@@ -11,6 +11,8 @@ table ``scores_without_params``, which nothing reads.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import sqlite3
 import time
@@ -191,6 +193,54 @@ class ResultStore:
         for row in cursor:
             yield dict(zip(names, row, strict=True))
 
+    def export_csv(self, path: str | Path) -> int:
+        """Write every score row (failures too) to ``path``, a CSV file (gzip-compressed when
+        the name ends in ``.gz``), sorted by key so that a grown store gives a small diff; returns
+        the row count. Floats are written exactly (``repr``)."""
+        cursor = self._db.execute(f"SELECT * FROM scores ORDER BY {', '.join(KEY)}")
+        names = [d[0] for d in cursor.description]
+        count = 0
+        with _open_text(path, "w") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(names)
+            for row in cursor:
+                writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
+                                 for v in row])  # fmt: skip
+                count += 1
+        return count
+
+    def import_csv(self, path: str | Path) -> int:
+        """Add the rows of a CSV written by :meth:`export_csv`; a key already present keeps
+        this store's row. Returns the number of rows added."""
+        types = {row[1]: row[2] for row in self._db.execute("PRAGMA table_info(scores)")}
+        convert = {"INTEGER": int, "REAL": float, "TEXT": str}
+        try:
+            with _open_text(path, "r") as handle:
+                reader = csv.DictReader(handle)
+                header = reader.fieldnames or []
+                if set(header) != set(types):
+                    raise TrainfreeError(f"{path} is not an exported result store (its columns "
+                                         f"differ from the store's)")  # fmt: skip
+                rows = [
+                    tuple(None if row[c] == "" else convert[types[c]](row[c]) for c in header)
+                    for row in reader
+                ]
+        except (OSError, ValueError, csv.Error) as exc:
+            raise TrainfreeError(f"cannot read exported results {path}: {exc}") from exc
+        columns = ", ".join(f'"{c}"' for c in header)
+        before = self._db.total_changes
+        self._db.execute("BEGIN IMMEDIATE")  # one transaction, not one per row
+        try:
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO scores ({columns}) VALUES ({', '.join('?' * len(header))})",
+                rows,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return self._db.total_changes - before
+
     def add_events(self, run: str, kind: str, payloads: Iterable[dict]) -> None:
         """Append a run's trajectory (for example a search's history) for reports."""
         with self._db:
@@ -206,3 +256,10 @@ class ResultStore:
             query, args = query + " WHERE kind = ?", [kind]
         for run, k, step, payload in self._db.execute(query + " ORDER BY run, step", args):
             yield run, k, step, json.loads(payload)
+
+
+def _open_text(path: str | Path, mode: str):
+    """A text handle on ``path``, through gzip when it ends in ``.gz``."""
+    if str(path).endswith(".gz"):
+        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+    return open(path, mode, encoding="utf-8", newline="")
