@@ -22,10 +22,11 @@ and the float64 Gram matrix ``K̃ = G Gᵀ`` (normalised: ``K_ij = cos(g_i, g_j)
 ``gradalign_det``: ``sign · log det(K + εI)`` (``slogdet``, float64). A larger determinant means
 more mutually independent, less aligned gradients. ``sign = -1`` (default) follows the paper's
 rationale that conflicting/independent gradients slow convergence; ``sign = +1`` reads it as
-NTK-style conditioning. Measured on 50 NAS-Bench-201 architectures against CIFAR-10 accuracy
-(BENCHMARKS.md), ``sign = -1`` gives Spearman -0.57 and ``sign = +1`` +0.57 (and ``gradalign``'s
-alignment -0.29): on that sample less aligned gradients rank higher. The rationale's sign is
-kept as the default until the paper's own convention can be checked (specs/methods.md 4.1).
+NTK-style conditioning. Measured on the fixed 1000-architecture NAS-Bench-201 sample against
+200-epoch test accuracy (BENCHMARKS.md), ``sign = -1`` gives Spearman -0.738 (CIFAR-10) and
+-0.698 (CIFAR-100), ``sign = +1`` the opposite, and ``gradalign``'s alignment -0.413 / +0.311:
+less aligned gradients rank higher. The rationale's sign is kept as the default until the
+paper's own convention can be checked (specs/methods.md 4.1).
 
 Values without samples: with ``m = 0`` (every gradient zero) the alignment is 0 and the log
 determinant is 0 (empty matrix); a single sample is perfectly aligned with itself.
