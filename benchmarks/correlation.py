@@ -15,12 +15,12 @@ Two protocols, one script (issues 2, 3 and 4):
   of a seeded permutation of them.
 
 Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
-resumes; ``--results FILE.csv.gz`` seeds the store from an exported copy kept in the repository
-(``benchmarks/results/``) and writes it back at the end, so a 1000-architecture table can grow
-over several machines and sessions. ``--workers`` processes share the cores. ``--agreement-seed
-S`` also scores every single proxy with seed ``S`` (another initialisation and batch) and adds the
-Spearman correlation between the two seeds' scores: the agreement with anything that the proxy's
-own noise allows.
+resumes; ``--results FILE.csv.gz`` seeds the store from an exported copy and writes it back at
+the end, so a 1000-architecture table can grow over several machines and sessions (the copy is
+data: keep it outside the repository; ``benchmarks/results/`` is git-ignored). ``--workers``
+processes share the cores. ``--agreement-seed S`` also scores every single proxy with seed
+``S`` (another initialisation and batch) and adds the Spearman correlation between the two
+seeds' scores: the agreement with anything that the proxy's own noise allows.
 ``--batch-per-arch`` gives every architecture its own seed (``seed + 1000 i`` for the ``i``-th),
 hence its own batch and initialisation, as NASLib's zero-cost predictor drew a fresh batch for
 each architecture it scored; without it one seed serves all architectures. The
@@ -167,8 +167,8 @@ def main() -> None:
     parser.add_argument(
         "--results",
         type=Path,
-        help="CSV(.gz) of scores kept in the repository: read into --store first, written "
-        "back from it at the end (benchmarks/results/, so a table grows across machines)",
+        help="CSV(.gz) of scores: read into --store first, written back from it at the end, so "
+        "a table grows across machines (a data file: keep it outside the repository)",
     )
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--dataset", help="score on this dataset (e.g. synthetic) for every target")
