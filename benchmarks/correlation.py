@@ -12,7 +12,9 @@ Two protocols, one script (issues 2, 3 and 4):
 * ``--against naslib``: the 725 architectures of NASLib's ``zc_nasbench201.json``; each proxy is
   compared with NASLib's precomputed score of the same proxy (``nwot`` for ``naswot``) on
   ``cifar10`` and/or ``cifar100`` (``--targets cifar10,cifar100``); ``--n`` takes the first ``n``
-  of a seeded permutation of them.
+  of a seeded permutation of them. Two more columns give the Kendall tau of NASLib's score and of
+  ours against ``<dataset>_test_200ep`` of ``nb201_accuracy.csv`` on the same architectures: how
+  well each implementation predicts trained accuracy, beside a paper's published figure.
 
 Scores go into a SQLite store (``--store``), written as each finishes, so an interrupted run
 resumes; ``--results FILE.csv.gz`` seeds the store from an exported copy and writes it back at
@@ -42,7 +44,6 @@ import datetime
 import os
 import platform
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,7 +54,13 @@ from trainfree.data import default_data_dir
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import get_proxy
 from trainfree.run.executors import make_executor
-from trainfree.run.runner import RunReport, component_names, resolve_proxies, score_many
+from trainfree.run.runner import (
+    RunReport,
+    component_names,
+    progress_printer,
+    resolve_proxies,
+    score_many,
+)
 from trainfree.run.scoring import ScoreConfig
 from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
@@ -99,15 +106,7 @@ def _score(
     seeds = [seed + PER_ARCH_STRIDE * i for i in range(len(archs))] if args.batch_per_arch else []
     executor = make_executor("local", workers=args.workers)
     total = len(archs) * len(component_names(proxies))
-    done = 0
-    start = time.perf_counter()
-
-    def progress(_outcome: object) -> None:
-        nonlocal done
-        done += 1
-        if done % max(1, total // 20) == 0 or done == total:
-            rate = done / (time.perf_counter() - start)
-            print(f"  {dataset}: {done}/{total} scores ({rate:.2f}/s)", file=sys.stderr)
+    progress = progress_printer(total, label=f"{dataset}: ")
 
     with ResultStore(args.store) as store:
         if seeds:  # NASLib's protocol: each architecture its own batch and initialisation
@@ -155,6 +154,21 @@ def _row(
     return row
 
 
+def _accuracy_kendalls(
+    name: str, report: RunReport, archs: list[str], theirs: np.ndarray, accuracy: np.ndarray, proxy
+) -> str:
+    """`` NASLib's | ours |`` Kendall tau against trained accuracy (NASLib's protocol only)."""
+    higher = get_proxy(name).higher_is_better if isinstance(proxy, str) else True
+    cells = []
+    for scores in (theirs, report.values(name, archs)):
+        try:
+            tau = correlate(scores, accuracy, higher_is_better=higher)["kendall"]
+            cells.append(f"{tau:.3f}")
+        except TrainfreeError:
+            cells.append("-")
+    return f" {cells[0]} | {cells[1]} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", choices=("accuracy", "naslib"), default="accuracy")
@@ -194,6 +208,7 @@ def main() -> None:
         print(f"  {added} scores read from {args.results}", file=sys.stderr)
     space = get_space("nb201")
     nb201 = args.data_dir / "nb201"
+    trained = load_benchmark(nb201 / "nb201_accuracy.csv", space)
     proxies = resolve_proxies(args.proxies)
     command = " ".join(["python", *sys.argv])
     print(f"Command: `{command}`  ")
@@ -206,7 +221,7 @@ def main() -> None:
             table = load_benchmark(nb201 / "naslib_zc_nasbench201.json", space)
             archs = table.sample(len(table), seed=args.seed)[: args.n]
         else:
-            table = load_benchmark(nb201 / "nb201_accuracy.csv", space)
+            table = trained
             archs = table.sample(FIXED_SAMPLE, seed=args.seed)[: args.n]
         report = _score(args, archs, proxies, dataset, classes, args.seed)
         other = None
@@ -218,7 +233,14 @@ def main() -> None:
         print(f"### nb201, {len(archs)} architectures, {dataset} data, vs {title}\n")
         extra = f" Spearman seed {args.seed} vs {args.agreement_seed} |" if other else ""
         published = args.against == "accuracy"
-        extra += " published Kendall / Spearman |" if published else ""
+        if published:
+            extra += " published Kendall / Spearman |"
+        else:
+            test = f"{dataset}_test_200ep"
+            column = trained.values(test)
+            rows = {a: i for i, a in enumerate(trained.archs)}
+            accuracy = np.array([column[rows[a]] for a in archs], dtype=float)
+            extra += f" Kendall vs {test}: NASLib's | ours |"
         print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |" + extra)
         print("|---|---|---|---|---|---|" + "---|" * extra.count("|"))
         for proxy in proxies:
@@ -233,7 +255,11 @@ def main() -> None:
                 continue
             truth = np.array([values[index[a]] for a in archs], dtype=float)
             row = _row(name, report, archs, truth, proxy, other)
-            print(row + (f" {PUBLISHED.get((name, dataset), '-')} |" if published else ""))
+            if published:
+                row += f" {PUBLISHED.get((name, dataset), '-')} |"
+            else:
+                row += _accuracy_kendalls(name, report, archs, truth, accuracy, proxy)
+            print(row)
         print()
     if args.results is not None:
         with ResultStore(args.store) as store:

@@ -206,3 +206,15 @@ def test_variant_settings_set_the_proxy_batch_and_repeats():
     assert (result.config.batch_size, len(result.values)) == (5, 2)
     explicit = score_arch(space, arch, spec.name, ScoreConfig(dataset="synthetic", batch_size=3))
     assert explicit.config.batch_size == 3  # an explicit config value overrides every proxy's
+
+
+def test_progress_printer_prints_steps_times(capsys) -> None:
+    from trainfree.run.runner import progress_printer
+
+    progress = progress_printer(10, label="c10: ", steps=5)
+    for _ in range(10):
+        progress(None)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" scores")[0].strip() for line in lines] == [
+        f"c10: {done}/10" for done in (2, 4, 6, 8, 10)
+    ]

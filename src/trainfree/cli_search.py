@@ -41,13 +41,13 @@ from trainfree.cli import (
     stderr,
 )
 from trainfree.errors import TrainfreeError
-from trainfree.proxies.base import split_names
 from trainfree.run.runner import score_many
 from trainfree.run.scoring import ScoreConfig
 from trainfree.run.store import ResultStore
 from trainfree.search import SearchResult, get_search, run_search
 from trainfree.search.fitness import Fitness
 from trainfree.spaces import SearchSpace, get_space
+from trainfree.variants import split_names
 
 #: The demo's fitness: a data-free rank ensemble (proxies see synthetic inputs, no download).
 #: Measured on 200 NB201 architectures (BENCHMARKS.md): Spearman 0.898 with CIFAR-10 accuracy at

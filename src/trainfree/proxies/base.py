@@ -7,11 +7,9 @@ initialisation and preferred batch/image size, and the paper it comes from.
 
 from __future__ import annotations
 
-import ast
 import inspect
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -23,6 +21,7 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import NonFiniteScoreError, TrainfreeError
 from trainfree.registry import Registry
+from trainfree.variants import assignments, parse_value, split_variant, variant_name
 
 ProxyFn = Callable[..., float]
 
@@ -115,32 +114,7 @@ def register_proxy(
     return deco
 
 
-_VARIANT = re.compile(r"^(?P<base>[A-Za-z0-9_]+)\[(?P<args>[^\[\]]*)\]$")
 _SPEC_ARGS = ("model", "batch")
-
-
-def split_names(text: str) -> list[str]:
-    """Split a comma-separated proxy list, keeping the commas inside ``[...]`` (variants)."""
-    return [part.strip() for part in re.split(r",(?![^\[]*\])", text) if part.strip()]
-
-
-def _parse_value(key: str, text: str, default: Any) -> Any:
-    """``text`` as the type of the parameter's ``default`` (literal syntax when it has none)."""
-    text = text.strip()
-    if isinstance(default, bool) or text.lower() in ("true", "false"):
-        if text.lower() not in ("true", "false"):
-            raise TrainfreeError(f"proxy parameter {key}={text!r}: expected true or false")
-        return text.lower() == "true"
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = text
-    if isinstance(default, float) and isinstance(value, int):
-        value = float(value)
-    if default is not None and not isinstance(value, type(default)):
-        kind = type(default).__name__
-        raise TrainfreeError(f"proxy parameter {key}={text!r}: expected a {kind}")
-    return value
 
 
 # Harness settings a variant can change besides the function's keywords: spec field per key.
@@ -149,7 +123,7 @@ SETTINGS = {"batch_size": "batch_size", "image_size": "image_size", "repeats": "
 
 
 def _setting(key: str, text: str) -> Any:
-    value = _parse_value(key, text, "" if key == "init" else 1)
+    value = parse_value("proxy setting", key, text, "" if key == "init" else 1)
     if key != "init" and value < 1:
         raise TrainfreeError(f"proxy setting {key}={text.strip()!r}: expected a positive integer")
     return value
@@ -161,11 +135,9 @@ def _variant(base: ProxySpec, args: str) -> ProxySpec:
     known = base.keywords()
     params: dict[str, Any] = {}
     settings: dict[str, Any] = {}
-    for item in (a for a in args.split(",") if a.strip()):
-        key, sep, text = item.partition("=")
-        key = key.strip()
+    for key, text, sep in assignments(args):
         if sep and key in known:
-            params[key] = _parse_value(key, text, known[key])
+            params[key] = parse_value("proxy parameter", key, text, known[key])
         elif sep and key in SETTINGS:
             settings[key] = _setting(key, text)
         else:
@@ -176,13 +148,10 @@ def _variant(base: ProxySpec, args: str) -> ProxySpec:
             )
     if not params and not settings:
         raise TrainfreeError(f"empty parameter list in {base.name}[]")
-    shown = ",".join(
-        f"{k}={str(v).lower() if isinstance(v, bool) else v}"
-        for k, v in sorted({**params, **settings}.items())
-    )
     merged = MappingProxyType({**base.params, **params})
     fields = {SETTINGS[k]: v for k, v in settings.items()}
-    return replace(base, name=f"{base.name}[{shown}]", params=merged, **fields)
+    name = variant_name(base.name, {**params, **settings})
+    return replace(base, name=name, params=merged, **fields)
 
 
 def get_proxy(name: str) -> ProxySpec:
@@ -194,10 +163,8 @@ def get_proxy(name: str) -> ProxySpec:
     explicit :class:`~trainfree.run.scoring.ScoreConfig` value still overrides them for every
     proxy); its canonical name, with the keys sorted, is the name its scores are stored under.
     """
-    match = _VARIANT.match(name.strip())
-    if match is None:
-        return PROXIES.get(name)
-    return _variant(PROXIES.get(match["base"]), match["args"])
+    base, args = split_variant(name)
+    return PROXIES.get(base) if args is None else _variant(PROXIES.get(base), args)
 
 
 def compute_proxy(spec: ProxySpec, model: nn.Module, batch: Batch, **params: Any) -> float:

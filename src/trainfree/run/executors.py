@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainfree.errors import TrainfreeError
+from trainfree.variants import split_variant
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -101,8 +102,9 @@ def _plugins(task: Task) -> Plugins:
     from trainfree.spaces import SPACES
 
     owners = set()  # an unknown name is left for the worker to report as a failure
-    if task.space in SPACES:
-        owners.add(SPACES.get(task.space).__module__)
+    base, _ = split_variant(task.space)
+    if base in SPACES:
+        owners.add(SPACES.get(base).__module__)
     for proxy in task.proxies:
         with contextlib.suppress(TrainfreeError):
             owners.add(getattr(get_proxy(proxy).fn, "__module__", ""))

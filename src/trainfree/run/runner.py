@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -9,14 +11,29 @@ import numpy as np
 
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import PROXIES, get_proxy
-from trainfree.proxies.base import split_names
 from trainfree.proxies.ensemble import Ensemble, parse_ensemble, rank_aggregate
 from trainfree.run.executors import LocalExecutor, Outcome, Task
 from trainfree.run.scoring import ScoreConfig, ScoreResult, group_by_preparation
 from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
+from trainfree.variants import split_names
 
 Progress = Callable[[Outcome], None]
+
+
+def progress_printer(total: int, *, label: str = "", steps: int = 20) -> Progress:
+    """A :data:`Progress` callback that prints ``label done/total scores (rate/s)`` to stderr
+    ``steps`` times over a run of ``total`` scores (for scripts; the CLI has a progress bar)."""
+    done, start = 0, time.perf_counter()
+
+    def progress(_outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
+        if done % max(1, total // steps) == 0 or done == total:
+            rate = done / (time.perf_counter() - start)
+            print(f"  {label}{done}/{total} scores ({rate:.2f}/s)", file=sys.stderr)
+
+    return progress
 
 
 def resolve_proxies(names: str | Sequence[str]) -> list[str | Ensemble]:
@@ -82,6 +99,7 @@ def score_many(
     score is a rank within this set of architectures, not an absolute value.
     """
     space_obj = get_space(space)
+    space = space_obj.name  # a variant's canonical name keys its scores
     archs = list(dict.fromkeys(space_obj.canonical(a) for a in archs))
     report = RunReport()
     pending: list[Task] = []

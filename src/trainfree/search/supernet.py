@@ -18,6 +18,7 @@ from trainfree.errors import TrainfreeError
 from trainfree.spaces import SearchSpace
 from trainfree.spaces import darts as darts_space
 from trainfree.spaces import nb201 as nb201_space
+from trainfree.variants import split_variant
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ PRUNING_SPACES: dict[str, PruningSpace] = {
 
 def pruning_space(space: SearchSpace | str) -> PruningSpace:
     name = space if isinstance(space, str) else space.name
+    base, sizes = split_variant(name)
+    if sizes is not None and base in PRUNING_SPACES:
+        raise TrainfreeError(
+            f"pruning searches build their own supernet: use space {base!r} and give the sizes "
+            f'{sizes} in the search option supernet (-o "supernet={{...}}")'
+        )
     if name not in PRUNING_SPACES:
         known = ", ".join(PRUNING_SPACES)
         raise TrainfreeError(f"pruning searches need a supernet; space {name!r} has none ({known})")
