@@ -127,6 +127,11 @@ def _score(
     return report
 
 
+def _higher_is_better(name: str, proxy) -> bool:
+    """A single proxy's direction; an ensemble's rank score is always higher-is-better."""
+    return get_proxy(name).higher_is_better if isinstance(proxy, str) else True
+
+
 def _row(
     name: str,
     report: RunReport,
@@ -135,7 +140,7 @@ def _row(
     proxy,
     other: RunReport | None = None,
 ) -> str:
-    higher = get_proxy(name).higher_is_better if isinstance(proxy, str) else True
+    higher = _higher_is_better(name, proxy)
     try:
         stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
     except TrainfreeError as exc:  # e.g. the proxy failed on every architecture
@@ -158,7 +163,7 @@ def _accuracy_kendalls(
     name: str, report: RunReport, archs: list[str], theirs: np.ndarray, accuracy: np.ndarray, proxy
 ) -> str:
     """`` NASLib's | ours |`` Kendall tau against trained accuracy (NASLib's protocol only)."""
-    higher = get_proxy(name).higher_is_better if isinstance(proxy, str) else True
+    higher = _higher_is_better(name, proxy)
     cells = []
     for scores in (theirs, report.values(name, archs)):
         try:
@@ -237,9 +242,7 @@ def main() -> None:
             extra += " published Kendall / Spearman |"
         else:
             test = f"{dataset}_test_200ep"
-            column = trained.values(test)
-            rows = {a: i for i, a in enumerate(trained.archs)}
-            accuracy = np.array([column[rows[a]] for a in archs], dtype=float)
+            accuracy = np.array([trained.lookup(a, test) for a in archs], dtype=float)
             extra += f" Kendall vs {test}: NASLib's | ours |"
         print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |" + extra)
         print("|---|---|---|---|---|---|" + "---|" * extra.count("|"))

@@ -27,7 +27,7 @@ import datetime
 import math
 import os
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from trainfree.data import default_data_dir
@@ -37,6 +37,7 @@ from trainfree.run.runner import progress_printer, score_many
 from trainfree.run.scoring import ScoreConfig
 from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
+from trainfree.variants import split_names
 
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--space", default="nb201[C=4,N=1]")
     everything = [name for name in PROXIES.names() if name != "tenas_ntk"]
     parser.add_argument("--proxies", default=",".join(everything))
-    parser.add_argument("--n", type=int, help="only the first N cells of the enumeration")
+    parser.add_argument("--n", type=int, help="stop after N cells (all-none first, then seeded)")
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
@@ -55,7 +56,7 @@ def main() -> None:
     space = get_space(args.space)
     order = [a for a in space.sample(space.size(), seed=args.seed) if a != ALL_NONE]
     archs = [ALL_NONE, *order][: args.n]
-    proxies = args.proxies.split(",")
+    proxies = split_names(args.proxies)
     config = ScoreConfig(dataset=args.dataset, data_dir=default_data_dir(), seed=args.seed)
     executor = make_executor("local", workers=args.workers)
     progress = progress_printer(len(archs) * len(proxies), steps=50)
@@ -72,15 +73,20 @@ def main() -> None:
           f"{len(archs)} cells of {space.name}, {args.dataset} data\n")  # fmt: skip
     print("| proxy | cells | ok and finite | failed | first failure | min | max | all-none cell |")
     print("|---|---|---|---|---|---|---|---|")
+    values: dict[str, dict[str, float]] = defaultdict(dict)
+    for result in report.results:
+        values[result.proxy][result.arch] = result.value
+    errors: dict[str, Counter] = defaultdict(Counter)
+    for failure in report.failures:
+        errors[failure.proxy][failure.error] += 1
     for proxy in proxies:
-        values = {r.arch: r.value for r in report.results if r.proxy == proxy}
-        errors = Counter(f.error for f in report.failures if f.proxy == proxy)
-        finite = [v for v in values.values() if math.isfinite(v)]
-        first = f"{errors.most_common(1)[0][0]}" if errors else "-"
+        finite = [v for v in values[proxy].values() if math.isfinite(v)]
+        first = errors[proxy].most_common(1)[0][0] if errors[proxy] else "-"
         low, high = (f"{min(finite):.4g}", f"{max(finite):.4g}") if finite else ("-", "-")
-        blind = values.get(ALL_NONE)
+        blind = values[proxy].get(ALL_NONE)
         shown = "-" if blind is None else f"{blind:.4g}"
-        print(f"| {proxy} | {len(archs)} | {len(finite)} | {sum(errors.values())} | {first} | "
+        failed = sum(errors[proxy].values())
+        print(f"| {proxy} | {len(archs)} | {len(finite)} | {failed} | {first} | "
               f"{low} | {high} | {shown} |")  # fmt: skip
 
 

@@ -64,8 +64,9 @@ def get_space(name: str) -> SearchSpace:
     A variant changes the size keywords of the space's ``build`` (``nb201[C=4,N=1]``: NB201
     cells in a network of 4 stem channels and one cell per stage), so every proxy scores the
     thinner network; a proxy's own size overrides (TE-NAS's linear regions) still win. Its
-    canonical name (keys sorted) is the space name its scores are stored under, apart from the
-    full-size ones. Supernet searches (TE-NAS, FreeDARTS) take their sizes as search options.
+    canonical name (keys sorted) is the space name its scores are stored under, so they never
+    mix with the full-size ones. Supernet searches (TE-NAS, FreeDARTS) take their sizes as
+    search options.
     """
     base, args = split_variant(name)
     cls = SPACES.get(base)
