@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainfree.benchmarks import correlate, load_benchmark
+from trainfree.evaluate import correlate, load_benchmark
 from trainfree.data import default_data_dir
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import get_proxy

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainfree.benchmarks.correlation import spearman
+from trainfree.evaluate.correlation import spearman
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import TrainfreeError
 from trainfree.init import INITS

@@ -36,7 +36,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from trainfree.benchmarks import load_benchmark
+from trainfree.evaluate import load_benchmark
 from trainfree.data import default_data_dir
 from trainfree.run.scoring import ScoreConfig
 from trainfree.search import run_search

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 from torch import nn
 
-from trainfree.benchmarks import (
+from trainfree.evaluate import (
     BenchmarkTable,
     bootstrap_ci,
     correlate,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from trainfree.benchmarks import BenchmarkTable
+from trainfree.evaluate import BenchmarkTable
 from trainfree.errors import TrainfreeError
 from trainfree.report import _agreement, _correlations, _log_scale, store_space, write_report
 from trainfree.run.scoring import ResolvedConfig, ScoreResult

@@ -307,8 +307,8 @@ def correlate(
     as_json: AsJson = False,
 ) -> None:
     """Correlate proxy scores with a benchmark's trained accuracy (or another score)."""
-    from trainfree.benchmarks import correlate as correlation
-    from trainfree.benchmarks import load_benchmark
+    from trainfree.evaluate import correlate as correlation
+    from trainfree.evaluate import load_benchmark
     from trainfree.proxies import get_proxy
 
     space_obj = get_space(space)

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from trainfree.benchmarks import BenchmarkTable
+from trainfree.evaluate import BenchmarkTable
 from trainfree.cli import (
     AsJson,
     BatchSize,
@@ -200,7 +200,7 @@ class _Truth:
 
 def _benchmark(path: Path | None, target: str | None, space: SearchSpace) -> BenchmarkTable | None:
     """The table at ``path`` with ``target`` checked, or None; both or neither must be given."""
-    from trainfree.benchmarks import load_benchmark
+    from trainfree.evaluate import load_benchmark
 
     if (path is None) != (target is None):
         raise TrainfreeError("give both --benchmark FILE and --target COLUMN, or neither")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trainfree.benchmarks import BenchmarkTable, bootstrap_ci, finite_pairs, spearman
+from trainfree.evaluate import BenchmarkTable, bootstrap_ci, finite_pairs, spearman
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import get_proxy
 from trainfree.run.store import ResultStore

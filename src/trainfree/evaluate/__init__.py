@@ -1,6 +1,6 @@
 """Ground-truth tables and the metrics that compare proxy scores with them."""
 
-from trainfree.benchmarks.correlation import (
+from trainfree.evaluate.correlation import (
     CORRELATE_METRICS,
     bootstrap_ci,
     correlate,
@@ -12,7 +12,7 @@ from trainfree.benchmarks.correlation import (
     top_k_precision,
     top_k_size,
 )
-from trainfree.benchmarks.tables import BenchmarkTable, load_benchmark
+from trainfree.evaluate.tables import BenchmarkTable, load_benchmark
 
 __all__ = [
     "CORRELATE_METRICS",
