@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import warnings
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 from trainfree.errors import TrainfreeError
@@ -56,3 +60,36 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class PluginWarning(UserWarning):
+    """A third-party plugin (an entry point) could not be imported; the rest goes on."""
+
+
+def import_submodules(package: str) -> None:
+    """Import every module of ``package``: each registers what it defines, so a new proxy,
+    space or search is one file and one registration. Import errors propagate (a typo or a
+    missing dependency must not silently drop a built-in)."""
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{info.name}")
+
+
+def load_plugins(group: str) -> list[str]:
+    """Import the entry points of ``group`` (``trainfree.proxies``, ``trainfree.spaces``,
+    ``trainfree.searches``); importing one registers its objects. A plugin that fails to
+    import is reported by one :class:`PluginWarning` naming it and skipped. Returns the names
+    of the plugins loaded."""
+    loaded = []
+    for point in entry_points(group=group):
+        try:
+            point.load()
+        except Exception as exc:  # a broken plugin must not break the built-ins
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warnings.warn(
+                f"plugin {point.name!r} ({point.value}, group {group}) failed to import: {first}",
+                PluginWarning,
+                stacklevel=2,
+            )
+        else:
+            loaded.append(point.name)
+    return loaded

@@ -1,22 +1,15 @@
-"""Zero-cost proxies, registered by name: ``get_proxy("synflow")``."""
+"""Zero-cost proxies, registered by name: ``get_proxy("synflow")``.
+
+Every module of this package registers its proxies when imported (all are imported here), and
+third-party packages add theirs through the ``trainfree.proxies`` entry-point group.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 from trainfree.proxies.base import PROXIES, ProxySpec, compute_proxy, get_proxy, register_proxy
+from trainfree.registry import import_submodules, load_plugins
 
-_MODULES = (
-    "params", "flops", "synflow", "naswot", "snip", "grad_norm", "jacov", "l2_norm", "plain",
-    "grasp", "fisher", "epe_nas", "zen", "zico", "meco", "swap",
-    "intrain", "near", "gradalign", "tenas",
-)  # fmt: skip
-
-for _module in _MODULES:
-    try:
-        importlib.import_module(f"trainfree.proxies.{_module}")
-    except ModuleNotFoundError as _exc:  # a proxy still under construction
-        if _exc.name != f"trainfree.proxies.{_module}":
-            raise
+import_submodules(__name__)
+load_plugins("trainfree.proxies")
 
 __all__ = ["PROXIES", "ProxySpec", "compute_proxy", "get_proxy", "register_proxy"]

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from trainfree.errors import TrainfreeError
-from trainfree.registry import Registry
+from trainfree.registry import Registry, import_submodules, load_plugins
 from trainfree.spaces.base import InvalidArchError, SearchSpace
 from trainfree.variants import assignments, parse_value, split_variant, variant_name
 
@@ -73,18 +73,8 @@ def get_space(name: str) -> SearchSpace:
     return cls() if args is None else _sized(cls, args)
 
 
-def _load_builtin() -> None:
-    import importlib
-
-    for module in ("nb201", "darts", "mlp"):
-        try:
-            importlib.import_module(f"trainfree.spaces.{module}")
-        except ModuleNotFoundError as exc:  # a space still under construction
-            if exc.name != f"trainfree.spaces.{module}":
-                raise
-
-
-_load_builtin()
+import_submodules(__name__)
+load_plugins("trainfree.spaces")
 
 __all__ = [
     "SPACES",
