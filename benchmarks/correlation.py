@@ -49,10 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
-from trainfree.evaluate import correlate, load_benchmark
 from trainfree.data import default_data_dir
 from trainfree.errors import TrainfreeError
-from trainfree.proxies import get_proxy
+from trainfree.evaluate import correlate, load_benchmark
 from trainfree.run.executors import make_executor
 from trainfree.run.runner import (
     RunReport,
@@ -127,11 +126,6 @@ def _score(
     return report
 
 
-def _higher_is_better(name: str, proxy) -> bool:
-    """A single proxy's direction; an ensemble's rank score is always higher-is-better."""
-    return get_proxy(name).higher_is_better if isinstance(proxy, str) else True
-
-
 def _row(
     name: str,
     report: RunReport,
@@ -140,9 +134,9 @@ def _row(
     proxy,
     other: RunReport | None = None,
 ) -> str:
-    higher = _higher_is_better(name, proxy)
     try:
-        stats = correlate(report.values(name, archs), truth, higher_is_better=higher)
+        values = report.values(name, archs)
+        stats = correlate(values, truth, higher_is_better=proxy.higher_is_better)
     except TrainfreeError as exc:  # e.g. the proxy failed on every architecture
         return f"| {name} | - | - | - | - | 0 ({exc}) |" + (" - |" if other is not None else "")
     seconds = report.seconds_per_arch(proxy)
@@ -163,11 +157,10 @@ def _accuracy_kendalls(
     name: str, report: RunReport, archs: list[str], theirs: np.ndarray, accuracy: np.ndarray, proxy
 ) -> str:
     """`` NASLib's | ours |`` Kendall tau against trained accuracy (NASLib's protocol only)."""
-    higher = _higher_is_better(name, proxy)
     cells = []
     for scores in (theirs, report.values(name, archs)):
         try:
-            tau = correlate(scores, accuracy, higher_is_better=higher)["kendall"]
+            tau = correlate(scores, accuracy, higher_is_better=proxy.higher_is_better)["kendall"]
             cells.append(f"{tau:.3f}")
         except TrainfreeError:
             cells.append("-")
@@ -231,7 +224,7 @@ def main() -> None:
         report = _score(args, archs, proxies, dataset, classes, args.seed)
         other = None
         if args.agreement_seed is not None:
-            singles = [p for p in proxies if isinstance(p, str)]
+            singles = [p for p in proxies if not p.is_ensemble]
             other = _score(args, archs, singles, dataset, classes, args.agreement_seed)
         index = {a: i for i, a in enumerate(table.archs)}
         title = "NASLib's own score" if args.against == "naslib" else target
@@ -247,7 +240,7 @@ def main() -> None:
         print("| proxy | Spearman | Kendall | top-10% precision | s/arch | n |" + extra)
         print("|---|---|---|---|---|---|" + "---|" * extra.count("|"))
         for proxy in proxies:
-            name = proxy if isinstance(proxy, str) else proxy.name
+            name = proxy.name
             column = (
                 f"{target}/{NASLIB_NAMES.get(name, name)}" if args.against == "naslib" else target
             )

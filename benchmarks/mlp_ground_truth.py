@@ -18,7 +18,9 @@ MLP's own init. Each proxy gets its own default batch size of training rows (Gau
 synthetic-data proxies, one all-ones row for data-free ones), except NEAR, which sees every
 training row (its matrices need at least as many rows as the layer is wide). TE-NAS's
 linear-region count (``tenas_lr``) runs with ``spatial_only=False`` (it hooks only convolutional
-ReLUs by default).
+ReLUs by default); each proxy's options fingerprint is part of its store key, as in
+``trainfree score``'s store. Networks and batches come from ``trainfree.run.scoring``'s
+``build_network`` and ``trainfree.data.make_batch``, the path ``trainfree score`` uses.
 
 Everything goes into one SQLite result store, so a re-run only computes what is missing: proxy
 scores under their names, trained accuracies under ``trained_accuracy@<recipe>`` with the
@@ -42,20 +44,26 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, replace
+from functools import cache, partial
+from types import MappingProxyType
 
 import numpy as np
 import torch
 from torch import nn
 
-from trainfree.evaluate.correlation import spearman
-from trainfree.data.batch import Batch, DataMode
+from trainfree.data import Batch, TabularData, load_tabular, make_batch
 from trainfree.errors import TrainfreeError
+from trainfree.evaluate.correlation import spearman
 from trainfree.init import INITS
 from trainfree.proxies import PROXIES, compute_proxy
 from trainfree.proxies.base import ProxySpec
-from trainfree.run.scoring import DEFAULT_BATCH_SIZE, ResolvedConfig, ScoreResult
+from trainfree.run.scoring import (
+    DEFAULT_BATCH_SIZE,
+    ResolvedConfig,
+    ScoreResult,
+    build_network,
+)
 from trainfree.run.store import ResultStore
 from trainfree.sizing import (
     DEFAULT_THRESHOLD,
@@ -64,13 +72,20 @@ from trainfree.sizing import (
     fit_relative_scores,
 )
 from trainfree.spaces.mlp import ACTIVATIONS, MLPArch, MLPSpace
-from trainfree.tabular import TabularData, load_tabular, tabular_batch
 
 SPACE = MLPSpace()
 DATASETS = ("digits", "breast_cancer", "wine")
 ACT_INIT_SHAPE = (64, 64)
 # Proxy options an MLP needs: TE-NAS's region count hooks only convolutional ReLUs by default.
 PROXY_PARAMS: dict[str, dict] = {"tenas_lr": {"spatial_only": False}}
+
+
+def mlp_proxy(name: str) -> ProxySpec:
+    """The registered proxy ``name`` with the options of :data:`PROXY_PARAMS` applied: its
+    fingerprint, part of every store key, records them."""
+    spec = PROXIES.get(name)
+    options = PROXY_PARAMS.get(name, {})
+    return replace(spec, params=MappingProxyType({**spec.params, **options}))
 
 
 @dataclass(frozen=True)
@@ -106,8 +121,8 @@ def dataset(name: str) -> TabularData:
 
 def train_accuracy(arch: str, data: TabularData, seed: int, recipe: Recipe) -> float:
     """Test accuracy of ``arch`` after ``recipe.steps`` Adam steps from seed ``seed``."""
-    torch.manual_seed(seed)
-    model = SPACE.build(arch, num_classes=data.num_classes, in_features=data.num_features)
+    train = Batch(data.x_train, data.y_train, data.num_classes)
+    model, _ = build_network(partial(SPACE.build, arch), train, seed=seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=True)
     gen = torch.Generator().manual_seed(seed)
     n, step = len(data.y_train), 0
@@ -127,29 +142,21 @@ def train_accuracy(arch: str, data: TabularData, seed: int, recipe: Recipe) -> f
     return float((predicted == data.y_test).float().mean())
 
 
-def proxy_batch(spec: ProxySpec, data: TabularData, seed: int) -> Batch:
-    """The batch ``spec`` would get from ``make_batch``, built from tabular rows."""
-    k, f = data.num_classes, data.num_features
-    if spec.data_mode in (DataMode.ONES, DataMode.FREE):
-        return Batch(torch.ones(1, f), torch.zeros(1, dtype=torch.long), k)
-    if spec.name == "near":
-        return tabular_batch(data, None, seed)
-    size = min(spec.batch_size or DEFAULT_BATCH_SIZE, len(data.y_train))
-    if spec.data_mode is DataMode.SYNTHETIC:
-        gen = torch.Generator().manual_seed(seed)
-        inputs = torch.randn(size, f, generator=gen)
-        return Batch(inputs, torch.randint(0, k, (size,), generator=gen), k)
-    return tabular_batch(data, size, seed)
+def proxy_rows(spec: ProxySpec, data: TabularData) -> int:
+    """How many rows ``spec`` sees: every training row for NEAR (its matrices need at least as
+    many rows as the layer is wide), else its default batch size, at most every training row."""
+    rows = len(data.y_train)
+    return rows if spec.name == "near" else min(spec.batch_size or DEFAULT_BATCH_SIZE, rows)
 
 
 def proxy_values(spec: ProxySpec, arch: str, data: TabularData, repeats: int) -> list[float]:
-    """``spec`` on ``arch`` for seeds 0..repeats-1 (weights and batch), as ``score_arch`` does."""
+    """``spec`` on ``arch`` for seeds 0..repeats-1 (weights and batch), as ``score_arch`` does,
+    but with the MLP's own init."""
     values = []
     for seed in range(repeats):
-        batch = proxy_batch(spec, data, seed)
-        torch.manual_seed(seed)
-        model = SPACE.build(arch, num_classes=data.num_classes, in_features=data.num_features)
-        values.append(compute_proxy(spec, model, batch, **PROXY_PARAMS.get(spec.name, {})))
+        batch = make_batch(data, batch_size=proxy_rows(spec, data), seed=seed, mode=spec.data_mode)
+        model, batch = build_network(partial(SPACE.build, arch), batch, seed=seed, dtype=spec.dtype)
+        values.append(compute_proxy(spec, model, batch))
     return values
 
 
@@ -171,16 +178,20 @@ class Job:
             if self.recipe is not None:
                 values = [train_accuracy(self.arch, data, self.config.seed, self.recipe)]
             else:
-                values = proxy_values(PROXIES.get(self.name), self.arch, data, self.config.repeats)
+                values = proxy_values(mlp_proxy(self.name), self.arch, data, self.config.repeats)
         except Exception as exc:  # a proxy that cannot handle MLPs is skipped
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             return self, None, error, time.perf_counter() - start
         return self, values, None, time.perf_counter() - start
 
 
-def _config(data: TabularData, arch: str, batch_size: int, seed: int, repeats: int):
+def _config(
+    data: TabularData, arch: str, batch_size: int, seed: int, repeats: int, params: str = "{}"
+) -> ResolvedConfig:
     init = arch.rsplit("|", 1)[1]
-    return ResolvedConfig(data.name, batch_size, None, data.num_classes, init, seed, repeats)
+    return ResolvedConfig(
+        data.name, batch_size, None, data.num_classes, init, seed, repeats, params
+    )
 
 
 def jobs(archs: Sequence[str], specs, seeds: int, repeats: int, recipe: Recipe) -> list[Job]:
@@ -193,7 +204,8 @@ def jobs(archs: Sequence[str], specs, seeds: int, repeats: int, recipe: Recipe) 
                 out.append(Job(d, arch, recipe.name, config, recipe))
             for spec in specs:
                 rows = len(data.y_train) if spec.name == "near" else spec.batch_size or 0
-                out.append(Job(d, arch, spec.name, _config(data, arch, rows, 0, repeats)))
+                config = _config(data, arch, rows, 0, repeats, spec.fingerprint())
+                out.append(Job(d, arch, spec.name, config))
     return out
 
 
@@ -375,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     recipe = Recipe(steps=args.steps)
     names = PROXIES.names() if args.proxies == "all" else args.proxies.split(",")
-    specs = [PROXIES.get(n) for n in names]
+    specs = [mlp_proxy(n) for n in names]
     archs = list(dict.fromkeys(width_grid() + act_init_grid()))
     todo = jobs(archs, specs, args.seeds, args.repeats, recipe)
     with ResultStore(args.store) as store:

@@ -23,7 +23,8 @@ with the whole-network NEAR score; higher is better. The paper reports that this
 bad combinations (e.g. some Tanhshrink ones) but does not always order near-ties.
 
 Repeat ``r`` uses seed ``seed + r`` for the weights and for the order of the training rows, as
-:func:`trainfree.run.scoring.score_arch` does.
+:func:`trainfree.run.scoring.score_arch` does, through the same
+:func:`~trainfree.run.scoring.build_network`; the MLP keeps the init its architecture names.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import statistics
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +42,15 @@ import torch
 from scipy.optimize import OptimizeWarning, curve_fit
 from torch import nn
 
+from trainfree.data import TabularData, make_batch
 from trainfree.errors import TrainfreeError
 from trainfree.init import INITS
 from trainfree.proxies import compute_proxy, get_proxy
 from trainfree.proxies.functional import make_generator
 from trainfree.proxies.hooks import record_outputs
 from trainfree.proxies.near import activation_matrix, effective_rank, square_block
+from trainfree.run.scoring import build_network
 from trainfree.spaces.mlp import ACTIVATIONS, MLPArch, MLPSpace
-from trainfree.tabular import TabularData, tabular_batch
 
 FORMULAS: tuple[str, ...] = ("published", "exact")
 DEFAULT_WIDTHS: tuple[int, ...] = tuple(10 * 2**i for i in range(8))
@@ -175,9 +178,8 @@ def _scores(data: TabularData, arch: str, repeats: int, seed: int, layer: int | 
     space, spec = MLPSpace(), get_proxy("near")
     values = []
     for repeat in range(repeats):
-        batch = tabular_batch(data, None, seed + repeat)
-        torch.manual_seed(seed + repeat)
-        model = space.build(arch, num_classes=data.num_classes, in_features=data.num_features)
+        rows = make_batch(data, batch_size=len(data.y_train), seed=seed + repeat)
+        model, batch = build_network(partial(space.build, arch), rows, seed=seed + repeat)
         if layer is None:
             values.append(compute_proxy(spec, model, batch))
         else:

@@ -9,7 +9,8 @@ import torch
 
 
 class DataMode(str, Enum):
-    """What a proxy needs from the data (DESIGN.md: labelled, inputs only, synthetic, data-free)."""
+    """What a proxy needs from the data: labelled inputs, inputs alone, synthetic inputs, one
+    all-ones input, or only the input shape (:func:`trainfree.data.make_batch`)."""
 
     LABELLED = "labelled"  # real images with their labels
     INPUTS = "inputs"  # real images, labels ignored

@@ -126,6 +126,18 @@ DATASETS.add(
     ),
 )
 DATASETS.add(
+    "imagefolder",
+    DatasetInfo(
+        name="imagefolder",
+        title="image folder",
+        num_classes=1000,  # read from the folder's class subfolders
+        image_size=224,
+        channels=3,
+        mean=(0.485, 0.456, 0.406),  # ImageNet's
+        std=(0.229, 0.224, 0.225),
+    ),
+)
+DATASETS.add(
     "synthetic",
     DatasetInfo(
         name="synthetic",
@@ -161,10 +173,14 @@ def find_dataset_dir(info: DatasetInfo, root: str | Path) -> Path | None:
 
 
 def _not_found_error(info: DatasetInfo, root: str | Path) -> TrainfreeError:
-    hint = ", or pass download=True" if info.url else ""
+    hint = f", or run: trainfree data --download {info.name}" if info.url else ""
+    missing = next(
+        (name for name in info.all_files if not (Path(root) / info.folder / name).is_file()),
+        info.all_files[0],
+    )
     return TrainfreeError(
-        f"{info.title} not found under {root} (expected {info.folder}/{info.all_files[0]} ...; "
-        f"set --data-dir or TRAINFREE_DATA{hint})"
+        f"{info.title} not found: no file {Path(root) / info.folder / missing} "
+        f"(set --data-dir or TRAINFREE_DATA{hint})"
     )
 
 

@@ -30,6 +30,7 @@ from trainfree.errors import TrainfreeError
 ArrayLike = Sequence[float] | np.ndarray
 Metric = Callable[[ArrayLike, ArrayLike], float]
 MIN_PAIRS = 3
+NDCG_FRAC = 0.1
 
 
 def _vector(values: ArrayLike, name: str) -> np.ndarray:
@@ -140,6 +141,38 @@ def kendall_top_k(
     return kendall(a[chosen], b[chosen])
 
 
+def ndcg(scores: ArrayLike, targets: ArrayLike, frac: float = NDCG_FRAC) -> float:
+    """Normalised discounted cumulative gain of the proxy's top ``k`` (VKDNW's nDCG, Týbl &
+    Neumann, CVPR 2025, Eq. 14)::
+
+        nDCG = (1/Z) Σ_{j=1..k} (2^{acc_(j)} − 1) / log2(1 + j)
+
+    ``acc_(j)``: target of the proxy's ``j``-th best architecture, in the target's own units
+    (NB201 accuracies are percentages, as in VKDNW's table, so one point of accuracy halves an
+    architecture's gain and the metric is dominated by the very best); ``Z``: the same sum in
+    the target's own order. ``k = max(1, round(frac * n))`` on the ``n`` finite pairs (VKDNW
+    cuts at a fixed count ``P``; a fraction keeps samples of different sizes comparable).
+    Ties in the scores get the *expected* gain over random tie-breaking (each position of a
+    tied block gets the block's mean gain), so a constant proxy scores as a random ranking
+    does, and a constant target gives 1. Gains must not be negative: if a target is below 0
+    (``correlate`` also compares a proxy with another proxy's scores), targets are measured from
+    their minimum instead.
+    """
+    a, b = finite_pairs(scores, targets)
+    if (b < 0).any():
+        b = b - b.min()
+    k = top_k_size(len(a), frac)
+    top = b.max()
+    gains = np.exp2(b - top) - np.exp2(-top)  # (2^b - 1) / 2^top: the scale cancels in the ratio
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.sort(gains)[::-1][:k] @ discounts
+    if ideal <= 0:
+        return 1.0  # every target is 0: every ranking is ideal
+    _, block, sizes = np.unique(-a, return_inverse=True, return_counts=True)
+    mean_gain = np.bincount(block, weights=gains) / sizes
+    return float(np.repeat(mean_gain, sizes)[:k] @ discounts / ideal)
+
+
 def bootstrap_ci(
     metric: Metric,
     x: ArrayLike,
@@ -170,6 +203,7 @@ CORRELATE_METRICS: dict[str, Metric] = {
     "kendall": kendall,
     "pearson": pearson,
     "top10pct_precision": partial(top_k_precision, frac=0.1),
+    "ndcg": ndcg,
 }
 
 

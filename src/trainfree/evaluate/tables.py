@@ -8,7 +8,12 @@ Two formats are read (see ``load_benchmark``):
   2022): ``{dataset: {"(op, ...)": {"val_accuracy": x, "<proxy>": {"score": s, "time": t}}}}``.
   Targets are ``DATASET/FIELD`` (``cifar10/val_accuracy``; ``cifar10/synflow`` is the score) and
   ``DATASET/PROXY/time`` (NASLib's seconds to compute that score). Text fields (``idx``,
-  ``arch``) are not targets. Architectures missing from one dataset read as NaN there.
+  ``arch``) are not targets. Architectures missing from one dataset read as NaN there. A file
+  wrapped in one more level, ``{space: {dataset: ...}}`` (NASLib's ``zc_nasbench101.json``), is
+  read the same way.
+
+Entries that are one architecture (the same canonical string: two spellings of one NB201 cell,
+isomorphic NB101 cells) are merged into one row, see :class:`BenchmarkTable`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ ARCH_COLUMN = "arch"
 
 
 class BenchmarkTable:
-    """Rows of named float targets (NaN where missing), one row per canonical architecture."""
+    """Rows of named float targets (NaN where missing), one row per canonical architecture.
+
+    Entries with the same canonical string are merged into one row, in the order each
+    architecture first appears: every target is the mean of the entries' values that are not NaN
+    (NaN when all are). Such entries are repeated measurements of one network (NASLib's
+    NB101 sample holds 500 entries of 292 cells, whose accuracies come from different training
+    seeds and whose scores from different initialisations), so the mean is the better estimate
+    and no entry is dropped; a correlation then counts each architecture once. :attr:`counts`
+    gives the number of entries merged into each row.
+    """
 
     def __init__(
         self,
@@ -40,22 +54,23 @@ class BenchmarkTable:
         space: SearchSpace | None = None,
         source: str = "benchmark",
     ) -> None:
-        self.archs: list[str] = list(archs)
+        entries: dict[str, list[int]] = {}
+        for i, arch in enumerate(archs):
+            entries.setdefault(arch, []).append(i)
+        self.archs: list[str] = list(entries)
+        #: Number of source entries merged into each row (aligned with :attr:`archs`).
+        self.counts: list[int] = [len(rows) for rows in entries.values()]
         self.space = space
         self.source = source
-        self._row: dict[str, int] = {}
-        for i, arch in enumerate(self.archs):
-            first = self._row.setdefault(arch, i)
-            if first != i:
+        self._row: dict[str, int] = {arch: i for i, arch in enumerate(self.archs)}
+        self._columns = {}
+        for name, col in columns.items():
+            values = np.asarray(col, dtype=float)
+            if values.shape != (len(archs),):
                 raise TrainfreeError(
-                    f"{source}: entries {first} and {i} are the same architecture {arch}"
+                    f"{source}: target {name!r} has {values.size} values for {len(archs)} archs"
                 )
-        self._columns = {name: np.asarray(col, dtype=float) for name, col in columns.items()}
-        for name, col in self._columns.items():
-            if col.shape != (len(self.archs),):
-                raise TrainfreeError(
-                    f"{source}: target {name!r} has {col.size} values for {len(self)} archs"
-                )
+            self._columns[name] = np.array([_mean(values[rows]) for rows in entries.values()])
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -72,10 +87,10 @@ class BenchmarkTable:
         if target in self._columns:
             return self._columns[target]
         close = difflib.get_close_matches(target, self._columns, n=3)
-        shown = close or self.targets()[:6]
-        more = "" if close or len(self._columns) <= 6 else f", ... ({len(self._columns)} in all)"
+        hint = f"did you mean {', '.join(close)}? " if close else ""
         raise TrainfreeError(
-            f"unknown target {target!r} in {self.source} (available: {', '.join(shown)}{more})"
+            f"unknown target {target!r} in {self.source} ({hint}"
+            f"all {len(self._columns)}: {', '.join(self.targets())})"
         )
 
     def values(self, target: str) -> np.ndarray:
@@ -151,6 +166,12 @@ def _from_csv(text: str, path: Path, space: SearchSpace) -> BenchmarkTable:
     return BenchmarkTable(archs, columns, space=space, source=str(path))
 
 
+def _mean(values: np.ndarray) -> float:
+    """Mean of the values that are not NaN; NaN when none is."""
+    kept = values[~np.isnan(values)]
+    return float(kept.mean()) if kept.size else math.nan
+
+
 def _number(value: object) -> float | None:
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     return float(value) if is_number else None
@@ -173,6 +194,8 @@ def _from_naslib(text: str, path: Path, space: SearchSpace) -> BenchmarkTable:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TrainfreeError(f"cannot parse {path} as json: {exc}") from None
+    if _space_level(data):
+        (data,) = data.values()
     if not data or not all(
         isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
         for entries in data.values()
@@ -184,24 +207,33 @@ def _from_naslib(text: str, path: Path, space: SearchSpace) -> BenchmarkTable:
     if from_naslib is None:
         raise TrainfreeError(f"space {space.name!r} cannot read NASLib zero-cost json")
     canonical: dict[str, str] = {}  # NASLib key -> canonical string, shared by the datasets
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, float]] = {}  # one per NASLib key; the table merges equal archs
     for dataset, entries in data.items():
-        seen: dict[str, str] = {}
         for key, entry in entries.items():
             if key not in canonical:
                 try:
                     canonical[key] = from_naslib(key)
                 except TrainfreeError as exc:
                     raise TrainfreeError(f"{path}, {dataset} entry {key!r}: {exc}") from None
-            arch = canonical[key]
-            if seen.setdefault(arch, key) != key:
-                raise TrainfreeError(
-                    f"{path}, {dataset}: entries {seen[arch]!r} and {key!r} are the same "
-                    f"architecture {arch}"
-                )
-            row = rows.setdefault(arch, {})
+            row = rows.setdefault(key, {})
             for field, value in entry.items():
                 row.update(_naslib_fields(dataset, field, value))
     names = sorted({name for row in rows.values() for name in row})
     columns = {name: [row.get(name, math.nan) for row in rows.values()] for name in names}
-    return BenchmarkTable(list(rows), columns, space=space, source=str(path))
+    archs = [canonical[key] for key in rows]
+    return BenchmarkTable(archs, columns, space=space, source=str(path))
+
+
+def _space_level(data: object) -> bool:
+    """Whether ``data`` is ``{space: {dataset: {arch: entry}}}``: one key, and every value two
+    levels below it is a dict that is not a ``{"score", "time"}`` record (a plain file holds
+    entry fields there: numbers such as ``val_accuracy``, or such records)."""
+    if not (isinstance(data, dict) and len(data) == 1):
+        return False
+    (datasets,) = data.values()
+    if not isinstance(datasets, dict) or not all(isinstance(e, dict) for e in datasets.values()):
+        return False
+    below = [value for entries in datasets.values() for value in entries.values()]
+    return bool(below) and all(
+        isinstance(value, dict) and not set(value) <= {"score", "time"} for value in below
+    )

@@ -19,8 +19,8 @@ accepted bare, unless a proxy of that name is registered, and as ``ensemble:tena
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -74,16 +74,29 @@ def rank_aggregate(
 
 
 @dataclass(frozen=True)
-class Ensemble:
-    """A named rank ensemble of registered proxies; its aggregate is always higher-is-better."""
+class Objective:
+    """What scores rank architectures by: one proxy, or a rank ensemble of proxies.
+
+    ``method`` is the ensemble's rank method (:data:`METHODS`), ``None`` for a single proxy
+    (then ``components == (name,)`` and ``higher_is_better`` is the proxy's). An ensemble's
+    aggregate is always higher-is-better. :meth:`combine` orients values once, so every
+    consumer (correlation, search fitness, report) reads "larger is better".
+    """
 
     name: str
     components: tuple[str, ...]
-    method: str = "mean_rank"
+    method: str | None = "mean_rank"
     higher_is_better: bool = True
 
-    def validate(self) -> Ensemble:
+    @property
+    def is_ensemble(self) -> bool:
+        return self.method is not None
+
+    def validate(self) -> Objective:
         """Check the method and that every component is a registered proxy; return self."""
+        if not self.is_ensemble:
+            get_proxy(self.name)
+            return self
         if self.method not in METHODS:
             known = ", ".join(METHODS)
             raise TrainfreeError(f"unknown rank method {self.method!r} (known: {known})")
@@ -100,22 +113,82 @@ class Ensemble:
         """Rank-aggregate ``scores`` (one vector per component, same architecture order)."""
         missing = [c for c in self.components if c not in scores]
         if missing:
-            raise TrainfreeError(f"ensemble {self.name!r} is missing scores for {missing}")
+            raise TrainfreeError(f"objective {self.name!r} is missing scores for {missing}")
         signs = {c: get_proxy(c).higher_is_better for c in self.components}
         return rank_aggregate({c: scores[c] for c in self.components}, signs, self.method)
 
+    def combine(self, scores: Mapping[str, ArrayLike]) -> np.ndarray:
+        """The objective's value per architecture, larger = better: a single proxy's values
+        (negated when lower is better) or the ensemble's rank aggregate."""
+        if self.is_ensemble:
+            return self.aggregate(scores)
+        if self.name not in scores:
+            raise TrainfreeError(f"objective {self.name!r} is missing its scores")
+        values = np.asarray(scores[self.name], dtype=float)
+        return values if self.higher_is_better else -values
 
-NAMED_ENSEMBLES: Mapping[str, Ensemble] = MappingProxyType(
+
+#: The name rank ensembles were introduced under; every ensemble is an :class:`Objective`.
+Ensemble = Objective
+
+
+def single(proxy: str) -> Objective:
+    """The :class:`Objective` of one registered proxy (or proxy variant)."""
+    spec = get_proxy(proxy)
+    return Objective(spec.name, (spec.name,), None, spec.higher_is_better)
+
+
+def parse_objective(name: str, *, method: str | None = None) -> Objective:
+    """A proxy or an ensemble name (:func:`parse_ensemble`) as an :class:`Objective`;
+    ``method`` overrides an ensemble's rank method."""
+    ensemble = parse_ensemble(name)
+    if ensemble is None:
+        return single(name)
+    return ensemble if method is None else replace(ensemble, method=method).validate()
+
+
+def objective_of(proxies: str | Sequence[str], *, method: str | None = None) -> Objective:
+    """One name (:func:`parse_objective`), or a list of proxy names as an ensemble of
+    ``method`` (default ``mean_rank``)."""
+    if isinstance(proxies, str):
+        return parse_objective(proxies, method=method)
+    if len(proxies) == 1:
+        return parse_objective(proxies[0], method=method)
+    names = tuple(get_proxy(p.strip()).name for p in proxies)
+    return Objective("ensemble:" + "+".join(names), names, method or "mean_rank").validate()
+
+
+#: TE-NAS (Chen et al., ICLR 2021): dense ranks of the NTK condition number (lower is better)
+#: and of the number of linear regions (higher is better), summed. The TE-NAS search is
+#: registered under the same name.
+TENAS = Objective("tenas", ("tenas_ntk", "tenas_lr"), "rank_sum")
+
+NAMED_ENSEMBLES: Mapping[str, Objective] = MappingProxyType(
     {
-        # TE-NAS (Chen et al., ICLR 2021): dense ranks of the NTK condition number (lower is
-        # better) and of the number of linear regions (higher is better), summed.
-        "tenas": Ensemble("tenas", ("tenas_ntk", "tenas_lr"), "rank_sum"),
+        e.name: e
+        for e in (
+            TENAS,
+            # AZ-NAS (Lee & Ham, CVPR 2024; official NB201 notebook): Σ log(rank / N) of its
+            # four proxies (trainfree.proxies.azn).
+            Objective(
+                "azn",
+                ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity"),
+                "azlog",
+            ),
+            # VKDNW_agg (Týbl & Neumann, CVPR 2025): Σ log rank of VKDNW_single, Jacov, AZ-NAS's
+            # expressivity and trainability, and FLOPs (the authors' NB201 analysis code).
+            Objective(
+                "vkdnw_agg",
+                ("vkdnw", "jacov", "az_expressivity", "az_trainability", "az_complexity"),
+                "azlog",
+            ),
+        )
     }
 )
 
 
-def parse_ensemble(name: str) -> Ensemble | None:
-    """The :class:`Ensemble` that ``name`` denotes, or None when it is not an ensemble name.
+def parse_ensemble(name: str) -> Objective | None:
+    """The ensemble :class:`Objective` that ``name`` denotes, or None for a non-ensemble name.
 
     Accepts ``ensemble:a+b+c``, ``ensemble[METHOD]:a+b+c``, ``ensemble:ALIAS`` and a bare alias
     that is not also a proxy name. Raises :class:`TrainfreeError` for a malformed ensemble name,

@@ -1,17 +1,17 @@
 """FLOPs of one forward pass, the NAS-Bench-Suite-Zero ``flops`` baseline (Abdelfattah et al.).
 
 NASLib counts with tensorwatch on one input of the batch's shape and reports megaflops; we count
-with :class:`torch.utils.flop_counter.FlopCounterMode` (matrix multiplications and convolutions,
-2 FLOPs per multiply-accumulate) on ``batch.inputs[:1]``, in eval mode and without gradients, so
-the caller's BatchNorm statistics are not touched. Raw count; higher is better.
+the multiply-accumulates of convolutions and matrix products on ``batch.inputs[:1]``
+(:func:`trainfree.complexity.count_macs`, convention ``"conv_linear"``, in eval mode and without
+gradients, so the caller's BatchNorm statistics are not touched) and report 2 FLOPs per
+multiply-accumulate. Raw count; higher is better.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from trainfree.complexity import count_macs
 from trainfree.data.batch import Batch, DataMode
 from trainfree.proxies.base import register_proxy
 
@@ -25,7 +25,4 @@ from trainfree.proxies.base import register_proxy
 )
 def flops(model: nn.Module, batch: Batch) -> float:
     """Floating-point operations of ``model`` on one input shaped like ``batch.inputs[:1]``."""
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(batch.inputs[:1])
-    return float(counter.get_total_flops())
+    return float(2 * count_macs(model, batch.inputs[:1]))

@@ -55,29 +55,23 @@ Reduce = str | Callable[[torch.Tensor], torch.Tensor]
 T = TypeVar("T")
 
 _SHARED: ContextVar[dict[tuple, Any] | None] = ContextVar("trainfree_shared", default=None)
-_GROUP: ContextVar[frozenset[str]] = ContextVar("trainfree_group", default=frozenset())
 
 
 @contextmanager
-def sharing(proxies: Iterable[str] = ()) -> Iterator[None]:
+def sharing() -> Iterator[dict[tuple, Any]]:
     """Compute each :func:`shared` result once within this block.
 
-    ``proxies`` names the proxies about to run on one network and batch (a group of
+    Open it around proxies about to run on one network and batch (a group of
     :func:`trainfree.run.scoring.group_by_preparation`); the block must not outlive that network
-    and batch, whose identities are part of the cache key.
+    and batch, whose identities are part of the cache key. Yields the block's cache, keyed by
+    ``(function, id(model), id(batch), args, sorted kwargs)``, for inspection only.
     """
-    cache_token = _SHARED.set({})
-    group_token = _GROUP.set(frozenset(proxies))
+    cache: dict[tuple, Any] = {}
+    token = _SHARED.set(cache)
     try:
-        yield
+        yield cache
     finally:
-        _SHARED.reset(cache_token)
-        _GROUP.reset(group_token)
-
-
-def group_proxies() -> frozenset[str]:
-    """Base names (no ``[...]`` variant) of the proxies of the current :func:`sharing` block."""
-    return frozenset(name.partition("[")[0] for name in _GROUP.get())
+        _SHARED.reset(token)
 
 
 def shared(fn: Callable[..., T]) -> Callable[..., T]:
@@ -255,7 +249,8 @@ def _backward_rows(out: torch.Tensor, leaves: list[torch.Tensor]) -> torch.Tenso
         )
         return torch.cat([g.reshape(-1) for g in grads])
 
-    threads = min(torch.get_num_threads(), out.shape[0])
+    intra_op = torch.get_num_threads()
+    threads = min(intra_op, out.shape[0])
     if threads <= 1 or out.device.type != "cpu":
         return torch.stack([row(i) for i in range(out.shape[0])])
     torch.set_num_threads(1)
@@ -263,7 +258,7 @@ def _backward_rows(out: torch.Tensor, leaves: list[torch.Tensor]) -> torch.Tenso
         with ThreadPoolExecutor(threads) as pool:
             return torch.stack(list(pool.map(row, range(out.shape[0]))))
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(intra_op)
 
 
 def make_generator(seed: int | None) -> torch.Generator:

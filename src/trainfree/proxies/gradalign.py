@@ -1,35 +1,55 @@
 """GradAlign: conflicts among per-sample gradients at initialisation (Li & Guo, "GradAlign for
 Training-free Model Performance Inference", arXiv 2411.19819, 2024).
 
-No official code and no paper body were available: the reductions below are reconstructed
-(specs/methods.md section 4.1) and must be checked against the PDF before release.
+The paper's principle (abstract): conflicts among per-sample gradients at initialisation hinder
+convergence; variant I scores their alignment, variant II the determinant of their Gram matrix
+(more linearly independent per-sample gradients, as in the over-parameterised convergence
+theory this line of work builds on: a larger smallest eigenvalue, faster convergence). No
+official code and no paper body were available, so the exact formulas are not known: every open
+point below is a documented choice, made by measurement (table below) and kept as an option.
 
-Per-sample cross-entropy gradients ``g_i`` (:func:`~trainfree.proxies.functional.per_sample_grads`,
-``vmap(grad)``) over the labelled batch, with respect to the parameters selected by ``params``
-(default all). Samples whose gradient is exactly zero are skipped; with ``m`` remaining samples
-and the float64 Gram matrix ``K̃ = G Gᵀ`` (normalised: ``K_ij = cos(g_i, g_j)``):
+Engine. Per-sample cross-entropy gradients ``g_i`` (``vmap(grad)``,
+:func:`~trainfree.proxies.functional.per_sample_grad_blocks`; one block per parameter tensor) of
+the labelled batch. ``params`` selects the tensors: ``"weights"`` (the weights of convolutions
+and linear layers) or ``"all"``. ``scope="layer"`` reads each selected tensor's gradients on
+their own and averages the reading over the *live* tensors (those where some sample has a
+non-zero gradient); ``scope="network"`` reads the joined gradient once. Each reading uses the
+float64 Gram matrix ``K̃ = G Gᵀ`` and the cosine matrix ``K_ij = cos(g_i, g_j)``; samples whose
+gradient is exactly zero are left out (``m`` samples remain).
 
-``gradalign`` (``variant``; every variant is higher-better and equals 1 for identical samples):
+``gradalign`` (variant I, ``variant``; higher = more aligned):
 
-* ``"mean_cos"`` (default): ``mean_i cos(g_i, ḡ)``, ``ḡ`` the mean gradient (the "GradAlign-I"
-  reading of a published review); 0 when ``ḡ = 0``;
-* ``"coherence"``: ``‖Σ g_i‖² / (m Σ ‖g_i‖²)`` = ``1ᵀK̃1 / (m tr K̃)`` in ``[0, 1]`` (the
-  first-order loss drop of a gradient step, relative to perfectly aligned samples);
+* ``"conflict_share"`` (default): share of the ``m`` samples whose gradient has a non-negative
+  inner product with the mean gradient ``ḡ`` (not in conflict with the step gradient descent
+  takes); ``mean="raw"`` (default) averages the raw gradients, ``mean="unit"`` the
+  unit-normalised ones; 0 when ``ḡ = 0``;
+* ``"mean_cos"``: ``mean_i cos(g_i, ḡ)`` (a published review's reading; the old default);
+* ``"coherence"``: ``‖Σ g_i‖² / (m Σ ‖g_i‖²)`` in ``[0, 1]``;
 * ``"offdiag_cos"``: mean cosine over pairs ``i ≠ j``;
-* ``"conflict_frac"``: ``1 −`` the fraction of pairs with negative cosine (so higher stays
-  better).
+* ``"conflict_frac"``: ``1 −`` the fraction of pairs with negative cosine.
 
-``gradalign_det``: ``sign · log det(K + εI)`` (``slogdet``, float64). A larger determinant means
-more mutually independent, less aligned gradients. ``sign = -1`` (default) follows the paper's
-rationale that conflicting/independent gradients slow convergence; ``sign = +1`` reads it as
-NTK-style conditioning. Measured on the fixed 1000-architecture NAS-Bench-201 sample against
-200-epoch test accuracy (BENCHMARKS.md), ``sign = -1`` gives Spearman -0.738 (CIFAR-10) and
--0.698 (CIFAR-100), ``sign = +1`` the opposite, and ``gradalign``'s alignment -0.413 / +0.311:
-less aligned gradients rank higher. The rationale's sign is kept as the default until the
-paper's own convention can be checked (specs/methods.md 4.1).
+``gradalign_det`` (variant II, ``statistic``; ``sign`` +1 = higher is better):
 
-Values without samples: with ``m = 0`` (every gradient zero) the alignment is 0 and the log
-determinant is 0 (empty matrix); a single sample is perfectly aligned with itself.
+* ``"logdet"`` (default): ``log det(K + εI)``;
+* ``"logmin"``: ``log λ_min(K + εI)`` (the convergence theory's quantity).
+
+``zero_rows`` (variant II): ``"eps"`` (default) keeps every sample, a zero gradient giving a
+zero row of ``K``, so it contributes ``log ε``: a network without gradient scores the floor
+``B log ε`` (``log ε`` for ``logmin``) instead of the ceiling; ``"drop"`` leaves such samples
+out (the old reading: an empty matrix gives 0). In ``scope="layer"`` a tensor without any
+gradient is skipped either way; with no live tensor the score is the floor (variant I: 0).
+
+Measured (``benchmarks/gradalign_readings.py``; fixed 1000-architecture NAS-Bench-201 sample,
+200-epoch test accuracy, seed 0, one batch for all architectures; readings chosen on the first
+200 architectures of both datasets, reported on the rest):
+
+MEASURED_TABLE
+
+Old defaults on the 1000 architectures: ``gradalign`` (mean cosine to the raw mean gradient, all
+parameters, network) -0.413 (CIFAR-10) / +0.311 (CIFAR-100), ``gradalign_det`` (``-log det``)
+-0.738 / -0.698. Both old readings remain reachable:
+``gradalign[variant=mean_cos,params=all,scope=network]`` and
+``gradalign_det[sign=-1,params=all,scope=network,zero_rows=drop]``.
 
 BatchNorm: train mode, each sample through the network alone (``vmap``), so BatchNorm normalises
 it with its own statistics; ``coupled=True`` takes the gradient of each sample's loss within one
@@ -41,6 +61,7 @@ ran 1.2x slower channels-last on a 2-core CPU (BENCHMARKS.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -53,44 +74,82 @@ from trainfree.proxies.base import register_proxy
 from trainfree.proxies.functional import per_sample_grad_blocks, shared
 
 PAPER = "Li & Guo, GradAlign for Training-free Model Performance Inference, arXiv 2411.19819, 2024"
-VARIANTS = ("mean_cos", "coherence", "offdiag_cos", "conflict_frac")
-DEFAULT_SIGN = -1
+VARIANTS = ("conflict_share", "mean_cos", "coherence", "offdiag_cos", "conflict_frac")
+MEANS = ("raw", "unit")
+STATISTICS = ("logdet", "logmin")
+ZERO_ROWS = ("eps", "drop")
+SCOPES = ("layer", "network")
+PARAM_SETS = ("weights", "all")
+WEIGHTED = (nn.modules.conv._ConvNd, nn.Linear)
+
+
+def _check(option: str, value: str, known: tuple[str, ...]) -> None:
+    if value not in known:
+        raise TrainfreeError(f"unknown gradalign {option} {value!r} (known: {', '.join(known)})")
+
+
+def _check_det(eps: float, statistic: str, zero_rows: str) -> None:
+    _check("statistic", statistic, STATISTICS)
+    _check("zero_rows", zero_rows, ZERO_ROWS)
+    if not eps > 0.0:
+        raise TrainfreeError(f"gradalign_det eps must be positive, got {eps}")
+
+
+def weight_names(model: nn.Module) -> list[str]:
+    """Names of the trainable weights of the convolutions and linear layers of ``model``."""
+    return [
+        f"{prefix}.weight" if prefix else "weight"
+        for prefix, module in model.named_modules()
+        if isinstance(module, WEIGHTED) and module.weight.requires_grad
+    ]
+
+
+def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, targets, reduction="none")
 
 
 @shared
-def sample_gram(
+def sample_grad_blocks(
+    model: nn.Module, batch: Batch, chunk_size: int | None = None, coupled: bool = False
+) -> dict[str, torch.Tensor]:
+    """Per-sample CE gradients, one ``(B, *shape)`` block per trainable parameter, by name.
+
+    ``coupled=True``: the rows of one whole-batch forward, split into one ``(B, numel)`` block
+    per parameter. Shared by ``gradalign`` and ``gradalign_det`` scored together; read-only.
+    """
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    blocks = per_sample_grad_blocks(
+        model, batch.inputs, batch.targets, _cross_entropy, chunk_size=chunk_size, coupled=coupled
+    )
+    if coupled:
+        blocks = list(blocks[0].split([p.numel() for _, p in trainable], dim=1))
+    return {name: block for (name, _), block in zip(trainable, blocks, strict=True)}
+
+
+@shared
+def layer_grams(
     model: nn.Module,
     batch: Batch,
-    params: str | None = None,
+    params: str = "weights",
     chunk_size: int | None = None,
     coupled: bool = False,
-) -> torch.Tensor:
-    """Float64 Gram matrix of the non-zero per-sample CE gradients, ``(m, m)``.
-
-    Shared (:func:`~trainfree.proxies.functional.shared`) by ``gradalign`` and
-    ``gradalign_det`` scored together; read-only.
-    """
-    blocks = per_sample_grad_blocks(
-        model,
-        batch.inputs,
-        batch.targets,
-        lambda logits, y: F.cross_entropy(logits, y, reduction="none"),
-        params=params,
-        chunk_size=chunk_size,
-        coupled=coupled,
-    )
-    return gram_of_rows(blocks)
+) -> list[torch.Tensor]:
+    """Float64 ``(B, B)`` Gram matrix of the per-sample gradients of each selected tensor
+    (``params``: ``"weights"`` or ``"all"``), zero rows kept; read-only."""
+    _check("params", params, PARAM_SETS)
+    blocks = sample_grad_blocks(model, batch, chunk_size, coupled)
+    names = [n for n in weight_names(model) if n in blocks] if params == "weights" else [*blocks]
+    if not names:
+        raise TrainfreeError("GradAlign: the model has no convolution or linear weight")
+    return [full_gram(blocks[name]) for name in names]
 
 
-def gram_of_rows(grads: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
-    """Float64 ``G Gᵀ`` of the non-zero rows of ``grads``; raises on NaN or inf.
+def full_gram(grads: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """Float64 ``G Gᵀ`` of the rows of ``grads`` (zero rows kept); raises on NaN or inf.
 
     ``grads`` is the ``(B, P)`` rows or their column blocks (one ``(B, *shape)`` tensor per
-    parameter, :func:`~trainfree.proxies.functional.per_sample_grad_blocks`): the Gram is the
-    sum of the blocks' float64 Grams, so no ``(B, P)`` copy is made (at full size that copy and
-    its float64 twin cost as much as the gradients; BENCHMARKS.md). Row ``i`` is zero iff
-    ``K̃_ii = Σ g_ik²`` is (a float32 value squared in float64 never underflows), and a NaN or
-    inf anywhere in row ``i`` makes ``K̃_ii`` NaN or inf.
+    parameter): the Gram is the sum of the blocks' Grams, so no ``(B, P)`` copy is made. A NaN
+    or inf anywhere in row ``i`` makes ``K̃_ii = Σ g_ik²`` NaN or inf.
     """
     blocks = [grads] if isinstance(grads, torch.Tensor) else grads
     if not blocks:
@@ -100,33 +159,48 @@ def gram_of_rows(grads: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
     for block in blocks:
         rows = block.flatten(1).double()
         gram.addmm_(rows, rows.T)
-    diagonal = gram.diagonal()
-    if not bool(torch.isfinite(diagonal).all()):
+    if not bool(torch.isfinite(gram.diagonal()).all()):
         raise NonFiniteScoreError("GradAlign: a per-sample gradient contains NaN or inf")
-    nonzero = diagonal > 0
-    if not bool(nonzero.all()):
-        gram = gram[nonzero][:, nonzero]
     return gram
 
 
+def nonzero_rows(gram: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix of the samples with a non-zero gradient (``K̃_ii > 0``; a float32 value
+    squared in float64 never underflows)."""
+    keep = gram.diagonal() > 0
+    return gram if bool(keep.all()) else gram[keep][:, keep]
+
+
+def gram_of_rows(grads: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """:func:`full_gram` without the zero rows, ``(m, m)``."""
+    return nonzero_rows(full_gram(grads))
+
+
 def normalised(gram: torch.Tensor) -> torch.Tensor:
-    """Cosine matrix ``K_ij = K̃_ij / (‖g_i‖ ‖g_j‖)``."""
-    inv = gram.diagonal().rsqrt()
+    """Cosine matrix ``K_ij = K̃_ij / (‖g_i‖ ‖g_j‖)`` (zero rows stay zero)."""
+    norms = gram.diagonal().sqrt()
+    inv = torch.where(norms > 0, 1.0 / norms, torch.zeros_like(norms))
     return gram * inv[:, None] * inv[None, :]
 
 
-def alignment(gram: torch.Tensor, variant: str = "mean_cos") -> float:
-    """One of :data:`VARIANTS` from the unnormalised Gram matrix (1 = perfectly aligned)."""
-    if variant not in VARIANTS:
-        raise TrainfreeError(f"unknown gradalign variant {variant!r} (known: {VARIANTS})")
+def alignment(gram: torch.Tensor, variant: str = "conflict_share", mean: str = "raw") -> float:
+    """One of :data:`VARIANTS` from a Gram matrix (zero rows are left out; 1 = aligned)."""
+    _check("variant", variant, VARIANTS)
+    _check("mean", mean, MEANS)
+    gram = nonzero_rows(gram)
     m = gram.shape[0]
     if m == 0:
         return 0.0
-    if variant == "mean_cos":
-        total = gram.sum()
-        if float(total) <= 0.0:
+    if variant in ("conflict_share", "mean_cos"):
+        # <g_i, ḡ> up to a positive factor, ḡ the mean of the raw or unit-normalised gradients
+        weights = torch.ones(m, dtype=gram.dtype) if mean == "raw" else gram.diagonal().rsqrt()
+        inner = gram @ weights
+        squared_mean_norm = float(weights @ inner)
+        if squared_mean_norm <= 0.0:
             return 0.0
-        return float((gram.sum(1) / (gram.diagonal().sqrt() * total.sqrt())).mean())
+        if variant == "conflict_share":
+            return float((inner >= 0).double().mean())
+        return float((inner / gram.diagonal().sqrt()).mean()) / math.sqrt(squared_mean_norm)
     if variant == "coherence":
         return float(gram.sum() / (m * gram.trace()))
     if m == 1:
@@ -137,16 +211,32 @@ def alignment(gram: torch.Tensor, variant: str = "mean_cos") -> float:
     return 1.0 - float((cos < 0).double().mean())
 
 
-def log_det(gram: torch.Tensor, eps: float = 1e-6) -> float:
-    """``log det(K + εI)`` of the cosine matrix (0 for an empty one)."""
-    if gram.shape[0] == 0:
+def log_det(
+    gram: torch.Tensor, eps: float = 1e-6, statistic: str = "logdet", zero_rows: str = "eps"
+) -> float:
+    """``log det(K + εI)`` or ``log λ_min(K + εI)`` of the cosine matrix (module docstring);
+    with ``zero_rows="drop"`` an empty matrix gives 0."""
+    _check_det(eps, statistic, zero_rows)
+    kernel = normalised(nonzero_rows(gram) if zero_rows == "drop" else gram)
+    if kernel.shape[0] == 0:
         return 0.0
-    kernel = normalised(gram)
     kernel.diagonal().add_(eps)
+    if statistic == "logmin":
+        return math.log(max(float(torch.linalg.eigvalsh(kernel)[0]), eps))
     sign, value = torch.linalg.slogdet(kernel)
     if float(sign) <= 0.0:
         raise NonFiniteScoreError("GradAlign: the regularised gradient Gram matrix is not PD")
     return float(value)
+
+
+def _read(grams: list[torch.Tensor], scope: str, reading, floor: float) -> float:
+    """``reading`` of the joined gradient (``"network"``) or its mean over the live tensors
+    (``"layer"``; ``floor`` when none is live)."""
+    _check("scope", scope, SCOPES)
+    if scope == "network":
+        return reading(torch.stack(grams).sum(0))
+    live = [reading(g) for g in grams if bool((g.diagonal() > 0).any())]
+    return math.fsum(live) / len(live) if live else floor
 
 
 @register_proxy(
@@ -161,13 +251,18 @@ def log_det(gram: torch.Tensor, eps: float = 1e-6) -> float:
 def gradalign(
     model: nn.Module,
     batch: Batch,
-    variant: str = "mean_cos",
-    params: str | None = None,
+    variant: str = "conflict_share",
+    mean: str = "raw",
+    scope: str = "layer",
+    params: str = "weights",
     chunk_size: int | None = None,
     coupled: bool = False,
 ) -> float:
     """Alignment of the per-sample gradients (see the module docstring)."""
-    return alignment(sample_gram(model, batch, params, chunk_size, coupled), variant)
+    _check("variant", variant, VARIANTS)
+    _check("mean", mean, MEANS)
+    grams = layer_grams(model, batch, params, chunk_size, coupled)
+    return _read(grams, scope, lambda g: alignment(g, variant, mean), 0.0)
 
 
 @register_proxy(
@@ -182,13 +277,21 @@ def gradalign(
 def gradalign_det(
     model: nn.Module,
     batch: Batch,
-    sign: int = DEFAULT_SIGN,
+    sign: int = 1,
+    statistic: str = "logdet",
     eps: float = 1e-6,
-    params: str | None = None,
+    zero_rows: str = "eps",
+    scope: str = "layer",
+    params: str = "weights",
     chunk_size: int | None = None,
     coupled: bool = False,
 ) -> float:
-    """``sign · log det(K + εI)`` of the per-sample gradient cosines."""
+    """``sign`` times the log determinant (or smallest eigenvalue) of the per-sample gradient
+    cosines (see the module docstring)."""
     if sign not in (1, -1):
         raise TrainfreeError(f"gradalign_det sign must be +1 or -1, got {sign}")
-    return sign * log_det(sample_gram(model, batch, params, chunk_size, coupled), eps)
+    _check_det(eps, statistic, zero_rows)
+    floor = (len(batch) if statistic == "logdet" else 1) * math.log(eps)
+    grams = layer_grams(model, batch, params, chunk_size, coupled)
+    value = _read(grams, scope, lambda g: log_det(g, eps, statistic, zero_rows), floor)
+    return sign * value

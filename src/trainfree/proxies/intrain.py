@@ -48,7 +48,7 @@ from torch import nn
 from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import TrainfreeError
 from trainfree.proxies.base import register_proxy
-from trainfree.proxies.functional import frozen_batchnorm_stats, group_proxies, shared
+from trainfree.proxies.functional import frozen_batchnorm_stats, shared
 from trainfree.proxies.hooks import ModuleFilter, call_on_outputs, is_relu, is_weighted
 
 PAPER = (
@@ -111,13 +111,15 @@ def gradient_health(model: nn.Module, eps: float = 1e-10) -> float:
 
 
 @shared
-def intrain_terms(
-    model: nn.Module, batch: Batch, layers: str, eps: float, gradients: bool
-) -> tuple[float, float, int]:
-    """``(γ, o, L)``; ``o`` is 0 when ``gradients`` is False (no backward pass).
+def intrain_forward(
+    model: nn.Module, batch: Batch, layers: str, eps: float
+) -> tuple[float, int, torch.Tensor]:
+    """``(γ, L, logits)`` of one forward pass with autograd on (BatchNorm on batch statistics,
+    running statistics untouched); the logits keep their graph for :func:`intrain_terms`.
 
-    Shared (:func:`~trainfree.proxies.functional.shared`): ``intrain``, ``intrain_pr`` and
-    ``intrain_grad`` scored together on one network and batch run one forward and backward pass.
+    Shared (:func:`~trainfree.proxies.functional.shared`): the InTrain views scored together on
+    one network and batch run one forward pass. ``intrain_pr`` runs it with autograd on even
+    alone, so that it computes the same thing alone as beside a view that needs gradients.
     """
     log_prs: list[float] = []
 
@@ -126,36 +128,48 @@ def intrain_terms(
 
     select = layer_filter(model, layers)
     model.zero_grad(set_to_none=True)
-    with torch.set_grad_enabled(gradients), frozen_batchnorm_stats(model):
-        with call_on_outputs(model, select, record):
-            logits = model(batch.inputs)
-        if gradients:
-            F.cross_entropy(logits, batch.targets).backward()
+    with (
+        torch.enable_grad(),
+        frozen_batchnorm_stats(model),
+        call_on_outputs(model, select, record),
+    ):
+        logits = model(batch.inputs)
     if not log_prs:
         raise TrainfreeError(f"InTrain found no {layers!r} layer output to score")
-    health = gradient_health(model, eps) if gradients else 0.0
+    return math.fsum(log_prs), len(log_prs), logits
+
+
+@shared
+def intrain_terms(
+    model: nn.Module, batch: Batch, layers: str, eps: float
+) -> tuple[float, float, int]:
+    """``(γ, o, L)``: :func:`intrain_forward`, then one cross-entropy backward pass for ``o``.
+
+    Shared: ``intrain`` and ``intrain_grad`` scored together run one backward pass.
+    """
+    gamma, depth, logits = intrain_forward(model, batch, layers, eps)
     model.zero_grad(set_to_none=True)
-    return math.fsum(log_prs), health, len(log_prs)
+    F.cross_entropy(logits, batch.targets).backward()
+    health = gradient_health(model, eps)
+    model.zero_grad(set_to_none=True)
+    return gamma, health, depth
 
 
 Combine = Callable[[float, float, int], float]
 
 
-_NEED_GRADIENTS = frozenset({"intrain", "intrain_grad"})
-
-
 def _register(name: str, doc: str, combine: Combine, needs_grad: bool) -> Callable[..., float]:
-    """Register one view of :func:`intrain_terms` as proxy ``name``.
-
-    ``intrain_pr`` alone needs no backward pass; scored in a group with a view that does, it
-    takes the shared forward-and-backward result instead of a forward of its own.
+    """Register one view of the InTrain terms as proxy ``name`` (``needs_grad``: it needs ``o``,
+    hence the backward pass; ``intrain_pr`` needs only the forward pass, and ``o`` is 0 for it).
     """
 
     def proxy(
         model: nn.Module, batch: Batch, layers: str = DEFAULT_LAYERS, eps: float = 1e-10
     ) -> float:
-        gradients = needs_grad or bool(group_proxies() & _NEED_GRADIENTS)
-        return combine(*intrain_terms(model, batch, layers, eps, gradients))
+        if needs_grad:
+            return combine(*intrain_terms(model, batch, layers, eps))
+        gamma, depth, _ = intrain_forward(model, batch, layers, eps)
+        return combine(gamma, 0.0, depth)
 
     proxy.__name__ = proxy.__qualname__ = name
     proxy.__doc__ = doc

@@ -22,11 +22,13 @@ import importlib
 import multiprocessing
 import os
 import signal
+import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +66,8 @@ class Outcome:
     result: ScoreResult | None
     error: str | None
     seconds: float
+    cached: bool = False  # read from the result store, not computed now
+    node: str | None = None  # the Ray node that computed it (Ray's node id)
 
 
 def failed(task: Task, error: str, seconds: float) -> list[Outcome]:
@@ -351,15 +355,112 @@ def _import_ray() -> Any:
     return ray
 
 
+RAY_TOKEN_HELP = (
+    "give this process the head's token (`ray get-auth-token` there) in RAY_AUTH_TOKEN, "
+    "in a file named by RAY_AUTH_TOKEN_PATH or in ~/.ray/auth_token"
+)
+
+
+def _run_on_ray(task: Task, plugins: Plugins) -> list[Outcome]:
+    """:func:`_run_with_plugins` in a Ray worker; each outcome names the node that computed it."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    return [replace(o, node=node) for o in _run_with_plugins(task, plugins)]
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    """``host`` and ``port`` of ``[ray://]host:port`` (a one-line error for anything else)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise TrainfreeError(f"--ray-address must be HOST:PORT (the head's port), got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+@contextlib.contextmanager
+def _stderr_into(sink: Any) -> Iterator[None]:
+    """Send this process's file descriptor 2 (Ray's C++ core logs there too) to ``sink``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _join_cluster(ray: Any, address: str) -> None:
+    """``ray.init(address=...)`` with Ray's token authentication; failures are one line.
+
+    A cluster started the documented way with token authentication (``RAY_AUTH_MODE=token``)
+    rejects a driver without its token, and Ray's driver sends one only in token mode. So when
+    ``RAY_AUTH_MODE`` is unset and a token is available (``RAY_AUTH_TOKEN``,
+    ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, Ray's own sources), token mode is switched
+    on -- which a cluster without authentication accepts too. The port is tried first, so a
+    refused or unreachable address fails at once instead of after Ray's retries; Ray's own
+    connection logs are kept off the terminal and read to name the cause.
+    """
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
+
+    host, port = _split_address(address)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TrainfreeError(
+            f"cannot reach a Ray cluster at {address} ({reason}): start its head with "
+            f"`ray start --head --port={port}` or fix --ray-address"
+        ) from None
+    with tempfile.TemporaryFile("w+") as log:
+        try:
+            with _stderr_into(log):
+                maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except Exception as exc:
+            log.seek(0)
+            rejected = "InvalidAuthToken" in log.read()
+            if rejected or isinstance(exc, ray.exceptions.AuthenticationError):
+                raise TrainfreeError(
+                    f"the Ray cluster at {address} needs its authentication token: "
+                    f"{RAY_TOKEN_HELP}"
+                ) from None
+            raise TrainfreeError(
+                f"cannot join the Ray cluster at {address}: {_describe(exc)}"
+            ) from None
+
+
+def _ray_messages_to_stderr() -> None:
+    """Send the messages Ray's driver prints about the cluster (a node died, a task was killed
+    for memory) to stderr, where Ray prints them to stdout, so ``--json`` output stays JSON."""
+    from ray._private import worker
+
+    print_to_stdstream = worker.print_to_stdstream
+    if getattr(print_to_stdstream, "to_stderr", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        print_to_stdstream({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.to_stderr = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
+
+
 class RayExecutor(Executor):
     """Tasks as Ray remote functions (one CPU each) on a local or remote Ray cluster.
 
-    ``address`` joins an existing cluster (``ray.init(address=...)``); without it a local Ray
+    ``address`` joins an existing cluster (see :func:`_join_cluster`); without it a local Ray
     with ``workers`` CPUs (default: all) is started, unless this process already initialised
     Ray, which is then reused. At most one task per CPU is in flight, so the ``time_limit``
     (seconds from submission, which includes a fresh Ray worker's start-up) is a bound on
     running time; an overdue task is cancelled with ``ray.cancel(force=True)``, which kills its
-    worker. Crashed tasks are not retried. Ray gives each task one thread (``num_cpus=1``).
+    worker (cancelled tasks are not retried). A task whose worker or node dies (a node leaves
+    the cluster) is run again elsewhere up to ``retries`` times (Ray's ``max_retries``) before
+    it is recorded as failed. Ray gives each task one thread (``num_cpus=1``); each outcome
+    names the node that computed it (:attr:`Outcome.node`).
     """
 
     name = "ray"
@@ -369,16 +470,19 @@ class RayExecutor(Executor):
         address: str | None = None,
         workers: int | None = None,
         time_limit: float | None = None,
+        retries: int = 3,
     ) -> None:
         _check_limits(workers, time_limit)
         self.ray = _import_ray()
         self.time_limit = time_limit
         self._owns_ray = not self.ray.is_initialized()
-        if self._owns_ray:
-            options = {"address": address} if address else {"num_cpus": workers}
-            self.ray.init(**options, include_dashboard=False, log_to_driver=False)
+        if self._owns_ray and address:
+            _join_cluster(self.ray, address)
+        elif self._owns_ray:
+            self.ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        _ray_messages_to_stderr()
         self.workers = workers or max(1, int(self.ray.cluster_resources().get("CPU", 1)))
-        self._remote = self.ray.remote(num_cpus=1, max_retries=0)(_run_with_plugins)
+        self._remote = self.ray.remote(num_cpus=1, max_retries=retries)(_run_on_ray)
 
     def map_unordered(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         queue = iter(tasks)

@@ -11,7 +11,7 @@ import numpy as np
 
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import PROXIES, get_proxy
-from trainfree.proxies.ensemble import Ensemble, parse_ensemble, rank_aggregate
+from trainfree.proxies.ensemble import Objective, parse_objective
 from trainfree.run.executors import LocalExecutor, Outcome, Task
 from trainfree.run.scoring import ScoreConfig, ScoreResult, group_by_preparation
 from trainfree.run.store import ResultStore
@@ -36,46 +36,61 @@ def progress_printer(total: int, *, label: str = "", steps: int = 20) -> Progres
     return progress
 
 
-def resolve_proxies(names: str | Sequence[str]) -> list[str | Ensemble]:
-    """Parse ``"a,b,ensemble:c+d"`` or ``"all"`` into proxy names and ensembles."""
+def resolve_proxies(names: str | Sequence[str]) -> list[Objective]:
+    """Parse ``"a,b,ensemble:c+d"`` or ``"all"`` into objectives (proxies and ensembles)."""
     items = split_names(names) if isinstance(names, str) else list(names)
-    resolved: list[str | Ensemble] = []
+    resolved: list[Objective] = []
     for item in (i.strip() for i in items):
         if not item:
             continue
         if item.lower() == "all":
-            resolved.extend(PROXIES.names())
+            resolved.extend(parse_objective(name) for name in PROXIES.names())
             continue
-        ensemble = parse_ensemble(item)
-        resolved.append(ensemble if ensemble is not None else get_proxy(item).name)
+        resolved.append(parse_objective(item))
     if not resolved:
         raise TrainfreeError("no proxy given (use --proxy NAMES or --proxy all)")
     return list(dict.fromkeys(resolved))
 
 
-def component_names(proxies: Sequence[str | Ensemble]) -> list[str]:
+def objectives_of(proxies: Sequence[Objective | str]) -> list[Objective]:
+    """Objectives as given, names parsed (:func:`parse_objective`)."""
+    return [p if isinstance(p, Objective) else parse_objective(p) for p in proxies]
+
+
+def component_names(objectives: Sequence[Objective | str]) -> list[str]:
     """Every single proxy that must be computed, ensembles expanded, in order."""
-    names: list[str] = []
-    for proxy in proxies:
-        names.extend(proxy.components if isinstance(proxy, Ensemble) else [proxy])
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(n for o in objectives_of(objectives) for n in o.components))
 
 
 @dataclass
 class RunReport:
-    """The scores of a run (ensembles included) and the tasks that failed."""
+    """The scores of a run (ensembles included), the tasks that failed, and whether the run was
+    interrupted (then ``results`` holds what was scored before; the store has it too).
+
+    ``given`` maps each canonical architecture string to the string as the caller wrote it, so
+    output joins back to the caller's table; ``requested`` counts the (architecture, proxy)
+    scores asked for.
+    """
 
     results: list[ScoreResult] = field(default_factory=list)
     failures: list[Outcome] = field(default_factory=list)
+    given: dict[str, str] = field(default_factory=dict)
+    requested: int = 0
+    interrupted: bool = False
+
+    def as_given(self, arch: str) -> str:
+        """``arch`` (canonical) as the caller wrote it."""
+        return self.given.get(arch, arch)
 
     def values(self, proxy: str, archs: Sequence[str]) -> np.ndarray:
         """Scores of ``proxy`` aligned with ``archs`` (NaN where missing or failed)."""
         table = {r.arch: r.value for r in self.results if r.proxy == proxy}
         return np.array([table.get(a, np.nan) for a in archs], dtype=float)
 
-    def seconds_per_arch(self, proxy: str | Ensemble) -> float:
-        names = proxy.components if isinstance(proxy, Ensemble) else [proxy]
-        chosen = [r for r in self.results if r.proxy in names]
+    def seconds_per_arch(self, objective: Objective | str) -> float:
+        """Seconds per architecture spent on ``objective``'s component scores."""
+        (resolved,) = objectives_of([objective])
+        chosen = [r for r in self.results if r.proxy in resolved.components]
         archs = {r.arch for r in chosen}
         return sum(r.seconds for r in chosen) / max(1, len(archs))
 
@@ -83,7 +98,7 @@ class RunReport:
 def score_many(
     space: str,
     archs: Sequence[str],
-    proxies: Sequence[str | Ensemble],
+    proxies: Sequence[Objective | str],
     config: ScoreConfig,
     *,
     store: ResultStore | None = None,
@@ -97,11 +112,18 @@ def score_many(
 
     Ensembles are aggregated over ``archs`` once their components are known: an ensemble
     score is a rank within this set of architectures, not an absolute value.
+
+    Ctrl-C (``KeyboardInterrupt``) ends the run early with ``report.interrupted`` set: every
+    score finished before is in the report and the store, so a rerun resumes.
     """
     space_obj = get_space(space)
     space = space_obj.name  # a variant's canonical name keys its scores
-    archs = list(dict.fromkeys(space_obj.canonical(a) for a in archs))
+    proxies = objectives_of(proxies)
     report = RunReport()
+    for arch in archs:
+        report.given.setdefault(space_obj.canonical(arch), arch)
+    archs = list(report.given)
+    report.requested = len(archs) * len(component_names(proxies))
     pending: list[Task] = []
     groups = group_by_preparation(component_names(proxies), config)
     for arch in archs:
@@ -114,11 +136,29 @@ def score_many(
                     report.results.append(stored.as_result())
                     if progress:
                         task = Task(space, arch, (name,), config)
-                        progress(Outcome(task, name, stored.as_result(), None, 0.0))
+                        progress(Outcome(task, name, stored.as_result(), None, 0.0, cached=True))
                 else:
                     todo.append(name)
             if todo:
                 pending.append(Task(space, arch, tuple(todo), config))
+    try:
+        _collect(report, pending, space, config, store, executor, progress)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    _aggregate_ensembles(report, archs, proxies)
+    return report
+
+
+def _collect(
+    report: RunReport,
+    pending: list[Task],
+    space: str,
+    config: ScoreConfig,
+    store: ResultStore | None,
+    executor: object | None,
+    progress: Progress | None,
+) -> None:
+    """Run ``pending`` on ``executor`` and file each outcome in ``report`` and ``store``."""
     for outcome in (executor or LocalExecutor()).map_unordered(pending):
         task = outcome.task
         if outcome.result is not None:
@@ -135,24 +175,18 @@ def score_many(
                 )
         if progress:
             progress(outcome)
-    _aggregate_ensembles(report, archs, proxies)
-    return report
 
 
 def _aggregate_ensembles(
-    report: RunReport, archs: list[str], proxies: Sequence[str | Ensemble]
+    report: RunReport, archs: list[str], proxies: Sequence[Objective]
 ) -> None:
-    for ensemble in (p for p in proxies if isinstance(p, Ensemble)):
+    for ensemble in (p for p in proxies if p.is_ensemble):
         columns = {name: report.values(name, archs) for name in ensemble.components}
         complete = np.all([np.isfinite(v) for v in columns.values()], axis=0)
         if not complete.any():
             continue
         kept = [a for a, ok in zip(archs, complete, strict=True) if ok]
-        aggregate = rank_aggregate(
-            {n: v[complete] for n, v in columns.items()},
-            {n: get_proxy(n).higher_is_better for n in ensemble.components},
-            method=ensemble.method,
-        )
+        aggregate = ensemble.aggregate({n: v[complete] for n, v in columns.items()})
         seconds = {r.arch: 0.0 for r in report.results}
         for r in report.results:
             if r.proxy in ensemble.components:

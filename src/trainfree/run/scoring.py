@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -136,13 +137,45 @@ class ScoreResult:
         }
 
 
+def build_network(
+    build: Callable[..., nn.Module],
+    batch: Batch,
+    *,
+    seed: int,
+    init: str | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+) -> tuple[nn.Module, Batch]:
+    """The one path from a network's recipe, data, init and seed to a network ready to score.
+
+    ``torch.manual_seed(seed)``, then ``build(num_classes=...)`` for ``batch``'s class count (and
+    ``in_features=F`` for a batch of rows ``(B, F)``), then the init scheme ``init`` (``None``
+    keeps what ``build`` drew: an MLP applies the init its architecture names); network and batch
+    are moved to ``device`` and ``dtype``, and with ``channels_last`` 4-D inputs and the network
+    are laid out channels-last. ``build`` is ``space.build`` bound to an architecture (or a
+    supernet constructor bound to its sizes).
+    """
+    batch = batch.to(device, dtype)
+    torch.manual_seed(seed)
+    inputs = {"in_features": batch.inputs.shape[1]} if batch.inputs.dim() == 2 else {}
+    model = build(num_classes=batch.num_classes, **inputs)
+    if init is not None:
+        apply_init(model, init)
+    model.to(device=device, dtype=dtype)
+    if channels_last and batch.inputs.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+        batch = batch.channels_last()
+    return model, batch
+
+
 def prepare(
     space: SearchSpace, arch: str, spec: ProxySpec, config: ScoreConfig, repeat: int = 0
 ) -> tuple[nn.Module, Batch]:
     """The initialised network and the batch that repeat ``repeat`` of :func:`score_arch` scores
-    ``arch`` (canonical form) on with ``spec``."""
+    ``arch`` (canonical form) on with ``spec``: :func:`build_network` on :func:`make_batch`'s
+    batch, both seeded with ``seed + repeat``."""
     resolved = config.resolve(spec)
-    device = torch.device(config.device)
     seed = resolved.seed + repeat
     batch = make_batch(
         resolved.dataset,
@@ -152,14 +185,26 @@ def prepare(
         data_dir=config.data_dir,
         image_size=resolved.image_size,
         num_classes=resolved.num_classes,
-    ).to(device, spec.dtype)
-    torch.manual_seed(seed)
-    model = space.build(arch, num_classes=batch.num_classes, **spec.build_overrides)
-    apply_init(model, resolved.init).to(device=device, dtype=spec.dtype)
-    if config.layout(spec) == "channels_last" and batch.inputs.dim() == 4:
-        model = model.to(memory_format=torch.channels_last)
-        batch = batch.channels_last()
-    return model, batch
+    )
+    return network_for(
+        partial(space.build, arch, **spec.build_overrides), batch, spec, config, seed
+    )
+
+
+def network_for(
+    build: Callable[..., nn.Module], batch: Batch, spec: ProxySpec, config: ScoreConfig, seed: int
+) -> tuple[nn.Module, Batch]:
+    """:func:`build_network` with the init, device, precision and memory layout ``spec`` is
+    scored with under ``config``."""
+    return build_network(
+        build,
+        batch,
+        seed=seed,
+        init=config.resolve(spec).init,
+        device=config.device,
+        dtype=spec.dtype,
+        channels_last=config.layout(spec) == "channels_last",
+    )
 
 
 def preparation(spec: ProxySpec, config: ScoreConfig) -> Hashable:
@@ -208,7 +253,7 @@ def score_group(
                     failed[i] = exc
                 break
             rng = _rng_state()
-            with sharing(specs[i].name for i in pending):
+            with sharing():
                 while pending:
                     i = pending.pop(0)
                     _set_rng_state(rng)

@@ -14,12 +14,12 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from trainfree.errors import NonFiniteScoreError
-from trainfree.proxies import get_proxy
-from trainfree.proxies.ensemble import Ensemble, parse_ensemble
+from trainfree.errors import NonFiniteScoreError, TrainfreeError
+from trainfree.proxies.ensemble import objective_of
+from trainfree.run.runner import score_many
 from trainfree.run.scoring import ScoreConfig, score_proxies
+from trainfree.run.store import ResultStore
 from trainfree.spaces import SearchSpace
 
 
@@ -74,31 +74,20 @@ class FunctionFitness(CachedFitness):
         return [self._records[a] for a in archs]
 
 
-def _resolve(proxies: str | Sequence[str], method: str | None) -> Ensemble | str:
-    """One proxy name, or the :class:`Ensemble` of an ensemble name or of a list of names."""
-    if isinstance(proxies, str):
-        ensemble = parse_ensemble(proxies)
-        if ensemble is None:
-            return get_proxy(proxies).name
-    elif len(proxies) == 1:
-        return get_proxy(proxies[0]).name
-    else:
-        names = tuple(p.strip().lower() for p in proxies)
-        ensemble = Ensemble("ensemble:" + "+".join(names), names)
-    if method is not None:
-        ensemble = replace(ensemble, method=method)
-    return ensemble.validate()
-
-
 class Fitness(CachedFitness):
     """Zero-cost proxy fitness of architectures of ``space`` (higher is better).
 
     ``proxies`` is a proxy name, an ensemble name (``ensemble[azlog]:a+b``, ``tenas``) or a list
     of proxy names (an ensemble with ``method``, default ``mean_rank``); ``method`` overrides an
-    ensemble's rank method. Component values are cached per architecture. One proxy: its value,
-    negated when the proxy's ``higher_is_better`` is False. An ensemble: its rank aggregate
-    (:func:`~trainfree.proxies.ensemble.rank_aggregate`) over every architecture evaluated so
-    far, so an architecture's fitness is relative to the history (see the module docstring).
+    ensemble's rank method (:func:`~trainfree.proxies.ensemble.objective_of`). Component values
+    are cached per architecture. One proxy: its value, negated when the proxy's
+    ``higher_is_better`` is False. An ensemble: its rank aggregate over every architecture
+    evaluated so far, so an architecture's fitness is relative to the history (module
+    docstring).
+
+    With ``store``, component scores are read from and written to that
+    :class:`~trainfree.run.store.ResultStore` (a resumed search rescores nothing);
+    ``on_evaluate(arch)`` is called after every query (a progress bar, a heartbeat).
     """
 
     def __init__(
@@ -108,30 +97,43 @@ class Fitness(CachedFitness):
         config: ScoreConfig,
         *,
         method: str | None = None,
+        store: ResultStore | None = None,
+        on_evaluate: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(space)
-        self.objective = _resolve(proxies, method)
+        self.objective = objective_of(proxies, method=method)
         self.config = config
-        ensemble = isinstance(self.objective, Ensemble)
-        self.proxies = list(self.objective.components) if ensemble else [self.objective]
+        self.proxies = list(self.objective.components)
+        self.store = store
+        self.on_evaluate = on_evaluate
 
     def _evaluate(self, arch: str) -> dict[str, float]:
-        results = score_proxies(self.space, arch, self.proxies, self.config)
-        return {p: results[p].value for p in self.proxies}
+        if self.store is None:
+            results = score_proxies(self.space, arch, self.proxies, self.config)
+            return {p: results[p].value for p in self.proxies}
+        report = score_many(self.space.name, [arch], self.proxies, self.config, store=self.store)
+        if report.interrupted:
+            raise KeyboardInterrupt
+        for failure in report.failures:
+            raise TrainfreeError(f"{failure.proxy} failed on {arch}: {failure.error}")
+        return {r.proxy: r.value for r in report.results}
+
+    def __call__(self, arch: str) -> float:
+        value = super().__call__(arch)
+        if self.on_evaluate is not None:
+            self.on_evaluate(arch)
+        return value
 
     def components(self, arch: str) -> dict[str, float]:
         """The cached raw proxy values of an evaluated architecture."""
         return dict(self._records[self.space.canonical(arch)])
 
     def values(self, archs: Sequence[str]) -> list[float]:
-        if not isinstance(self.objective, Ensemble):
-            sign = 1.0 if get_proxy(self.objective).higher_is_better else -1.0
-            return [sign * self._records[a][self.objective] for a in archs]
-        history = list(self._records)
+        history = archs if not self.objective.is_ensemble else list(self._records)
         scores = {p: [self._records[a][p] for a in history] for p in self.proxies}
-        aggregate = self.objective.aggregate(scores)
+        combined = self.objective.combine(scores)
         position = {a: i for i, a in enumerate(history)}
-        return [float(aggregate[position[a]]) for a in archs]
+        return [float(combined[position[a]]) for a in archs]
 
 
 def as_fitness(

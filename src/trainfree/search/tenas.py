@@ -44,6 +44,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,10 @@ from trainfree.data.augment import crop_and_flip
 from trainfree.data.batch import Batch
 from trainfree.errors import TrainfreeError
 from trainfree.init import INITS, apply_init
+from trainfree.proxies.ensemble import TENAS
 from trainfree.proxies.tenas import tenas_lr, tenas_ntk
-from trainfree.search.base import SearchResult
+from trainfree.run.scoring import build_network
+from trainfree.search.base import SearchResult, register_search
 from trainfree.search.supernet import (
     PruningSpace,
     cell_masks,
@@ -191,15 +194,19 @@ class _Indicators:
         self.augment = get_dataset_info(dataset) if augment else None
         self.device = torch.device(device)
         self.rng = random.Random(seed)
-        classes = (
-            num_classes or make_batch(dataset, batch_size=1, seed=0, mode=DataMode.FREE).num_classes
+        shape = make_batch(
+            dataset, batch_size=1, seed=0, mode=DataMode.FREE, num_classes=num_classes
         )
-        self.ntk_net = self._supernet(spec, ntk_supernet, classes)
-        self.lr_net = self._supernet(spec, lr_supernet, classes)
+        self.ntk_net = self._supernet(spec, ntk_supernet, shape, seed)
+        self.lr_net = self._supernet(spec, lr_supernet, shape, seed)
         self.evaluations = 0
 
-    def _supernet(self, spec: PruningSpace, sizes: Mapping[str, Any], classes: int) -> nn.Module:
-        net = spec.build(num_classes=classes, **sizes).to(self.device)
+    def _supernet(
+        self, spec: PruningSpace, sizes: Mapping[str, Any], shape: Batch, seed: int
+    ) -> nn.Module:
+        """A supernet for ``shape``'s classes, all alphas 0; its weights are drawn afresh (by
+        :meth:`_draw` or :meth:`_reinit`) before every use."""
+        net, _ = build_network(partial(spec.build, **sizes), shape, seed=seed, device=self.device)
         set_alphas(net, 0.0)
         return net
 
@@ -300,6 +307,12 @@ def _prune_edges(
                 masks[cell][edges[i]] = False
 
 
+@register_search(
+    TENAS.name,
+    needs="supernet",
+    paper="Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: "
+    "A Theoretically Inspired Perspective, ICLR 2021",
+)
 def tenas_search(
     space: SearchSpace,
     *,
@@ -383,4 +396,5 @@ def tenas_search(
         _prune_edges(ind, masks, spec.edge_groups, keep=2)
         history.append((describe_masks(spec.op_names, masks), None))
     arch = space.canonical(spec.arch_from_choice(single_choice(masks)))
-    return SearchResult("tenas", arch, None, ind.evaluations, time.perf_counter() - start, history)
+    seconds = time.perf_counter() - start
+    return SearchResult(TENAS.name, arch, None, ind.evaluations, seconds, history)

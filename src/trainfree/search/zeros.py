@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,8 +40,10 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from trainfree.data import get_dataset_info
 from trainfree.errors import NonFiniteScoreError, TrainfreeError
-from trainfree.search.base import SearchResult
+from trainfree.search.base import SearchResult, register_search
+from trainfree.search.checkpoint import Checkpoint, masks_state, restore_masks
 from trainfree.search.supernet import (
     PruningSpace,
     cell_alphas,
@@ -52,11 +54,15 @@ from trainfree.search.supernet import (
 )
 from trainfree.spaces import SearchSpace
 from trainfree.spaces import nb201 as nb201_space
+from trainfree.spaces.darts import DartsSpace
+from trainfree.spaces.nb201 import NB201Space
 
 BN_MODES = ("unit", "batch")
+#: The registered name of the search.
+FREEDARTS = "freedarts"
 DEFAULT_SUPERNETS: dict[str, Mapping[str, Any]] = {
-    "nb201": {"C": 16, "N": 5},  # the released NB201 run: DARTS-V1 supernet, C=16, N=5
-    "darts": {"C": 16, "layers": 8},  # DARTS's search model
+    NB201Space.name: {"C": 16, "N": 5},  # the released NB201 run: DARTS-V1 supernet, C=16, N=5
+    DartsSpace.name: {"C": 16, "layers": 8},  # DARTS's search model
 }
 
 
@@ -235,6 +241,12 @@ def _check_nb201_cell(spec: PruningSpace, choice: list[list[int | None]]) -> Non
         )
 
 
+@register_search(
+    FREEDARTS,
+    needs="supernet",
+    paper="Zhang, Huang & Wang, Connection Sensitivity Matters for Training-free DARTS "
+    "(FreeDARTS/ZEROS), arXiv 2106.11542",
+)
 def zeros_search(
     space: SearchSpace,
     *,
@@ -245,13 +257,22 @@ def zeros_search(
     bn: str = "unit",
     dtype: torch.dtype | str = torch.float64,
     abs_alphas: bool = True,
-    image_size: int = 32,
-    num_classes: int = 10,
-    in_channels: int = 3,
+    dataset: str = "cifar10",
+    image_size: int | None = None,
+    num_classes: int | None = None,
     seed: int = 0,
     device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> SearchResult:
     """FreeDARTS/ZEROS on ``space`` (``nb201`` or ``darts``); see the module docstring.
+
+    ``progress(status)`` is called after every pruning round with the active ops left; with
+    ``checkpoint`` the state after each round is saved there, and a run that finds one goes on
+    from it (:mod:`trainfree.search.checkpoint`): the same result as without interruption.
+
+    ZEROS is data-agnostic: ``dataset`` only sets the input shape and class count (overridden
+    by ``image_size`` and ``num_classes``).
 
     The supernet (sizes :data:`DEFAULT_SUPERNETS`, overridable by ``supernet``) is built after
     ``torch.manual_seed(seed)``, so its weights and DARTS-style alphas (1e-3 N(0, 1)) follow the
@@ -262,15 +283,27 @@ def zeros_search(
     if (rounds is not None and rounds < 1) or ops_pruned_per_round < 1:
         raise TrainfreeError("rounds and ops_pruned_per_round must be at least 1")
     dtype = _dtype(dtype)
+    info = get_dataset_info(dataset)
+    image_size = image_size or info.image_size
+    in_channels = info.channels
     torch.manual_seed(seed)
     sizes = {**DEFAULT_SUPERNETS[spec.name], **(supernet or {})}
-    net = spec.build(num_classes=num_classes, in_channels=in_channels, **sizes).to(device)
+    classes = num_classes or info.num_classes
+    net = spec.build(num_classes=classes, in_channels=in_channels, **sizes).to(device)
     masks = cell_masks(net)
     shape = (in_channels, image_size, image_size)
     history: list[tuple[str, float | None]] = []
     scores: list[torch.Tensor] | None = None
-    evaluations = 0
-    for r in itertools.count(1):
+    evaluations, first = 0, 1
+    state = checkpoint.last() if checkpoint is not None else None
+    if state is not None:
+        restore_masks(masks, state["masks"])
+        scores = [torch.tensor(s, dtype=dtype) for s in state["scores"]]
+        evaluations, first = state["evaluations"], state["round"] + 1
+        history = [(h, None) for h in state["history"]]
+    for r in itertools.count(first):
+        if state is not None and _decided(spec, masks):
+            break
         if scores is None or rescore_every_round:
             scores = zeros_scores(net, input_shape=shape, bn=bn, dtype=dtype, abs_alphas=abs_alphas)
             evaluations += 1
@@ -280,10 +313,19 @@ def zeros_search(
             if not _prune_ops(spec, masks, scores, ops_pruned_per_round):
                 _prune_edges(spec, masks, scores)
         history.append((describe_masks(spec.op_names, masks), None))
+        if checkpoint is not None:
+            checkpoint.save({
+                "round": r, "masks": masks_state(masks), "evaluations": evaluations,
+                "scores": [s.tolist() for s in scores], "history": [h for h, _ in history],
+            })  # fmt: skip
+        if progress is not None:
+            left = int(sum(int(m.sum()) for m in masks))
+            progress(f"round {r}: {left} operations left")
         if _decided(spec, masks):
             break
     choice = single_choice(_final_choice(spec, masks, scores))
     if spec.edge_groups is None:
         _check_nb201_cell(spec, choice)
     arch = space.canonical(spec.arch_from_choice(choice))
-    return SearchResult("freedarts", arch, None, evaluations, time.perf_counter() - start, history)
+    seconds = time.perf_counter() - start
+    return SearchResult(FREEDARTS, arch, None, evaluations, seconds, history)

@@ -67,7 +67,15 @@ def get_space(name: str) -> SearchSpace:
     canonical name (keys sorted) is the space name its scores are stored under, so they never
     mix with the full-size ones. Supernet searches (TE-NAS, FreeDARTS) take their sizes as
     search options.
+
+    ``model:package.module:factory`` is the space of a user's model factory
+    (:class:`trainfree.spaces.model.ModelSpace`): the module is imported, and architecture
+    strings are passed to the factory when it takes one.
     """
+    from trainfree.spaces.model import PREFIX, model_space
+
+    if name.strip().startswith(PREFIX):
+        return model_space(name.strip().removeprefix(PREFIX))
     base, args = split_variant(name)
     cls = SPACES.get(base)
     return cls() if args is None else _sized(cls, args)

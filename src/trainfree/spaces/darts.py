@@ -1,23 +1,37 @@
 """The DARTS CNN search space (Liu, Simonyan, Yang, "DARTS: Differentiable Architecture Search",
-ICLR 2019).
+ICLR 2019), scored as NAS-Bench-301 does (Siems et al., 2020; Krishnakumar et al., "NAS-Bench-Suite-
+Zero", NeurIPS 2022 Datasets and Benchmarks).
 
 An architecture is a normal and a reduction cell, each with 4 intermediate nodes; node ``i``
 (numbered 2..5, inputs 0 and 1 being the two previous cells) sums two operations applied to two
-*distinct* earlier nodes, and the cell outputs the concatenation of nodes 2..5. Architectures are
-written in DARTS's own form::
+*distinct* earlier nodes, and the cell outputs the concatenation of nodes 2..5. Two spellings are
+read wherever a genotype is read:
+
+* DARTS's own form::
 
     Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5],
              reduce=[...], reduce_concat=[2, 3, 4, 5])
 
-(``range(2, 6)`` is accepted for the concat lists, as DARTS's search code prints them). The
-canonical form lists each node's two pairs sorted by input then operation, so a published genotype
-may print with a node's two pairs swapped; the network is the same. ``none`` is a supernet
-candidate only, never part of a genotype.
+  (``range(2, 6)`` is accepted for the concat lists, as DARTS's search code prints them);
+* NASLib's compact form ``[[normal: 8 x (input, op index)], [reduce: same]]``, the keys of
+  NAS-Bench-Suite-Zero's ``zc_nasbench301.json``, with op indices into :data:`GENOTYPE_OPS`
+  (NASLib's ``nasbench301/conversions.py``) and inputs numbered as in the genotype.
 
-:class:`NetworkCIFAR` is DARTS's evaluation network (C=36, 20 cells, reductions at 1/3 and 2/3,
-optional auxiliary head, no drop path); :class:`DartsSupernet` is the one-shot model (8 mixed ops
-on 14 edges per cell type, ``alphas_normal`` / ``alphas_reduce`` of shape (14, 8), masks), used by
-TE-NAS pruning and FreeDARTS/ZEROS.
+The canonical form is the ``Genotype(...)`` string with each node's two pairs sorted by input then
+operation, so a published genotype may print with a node's two pairs swapped; the network is the
+same. ``none`` (the zero operation) is allowed on an edge: public DARTS-space benchmarks train such
+genotypes; the edge contributes zeros of the node's shape (strided on reduction edges).
+
+Networks. :class:`NetworkCIFAR` is DARTS's macro network (stem of ``3C`` channels, ``layers`` cells,
+reductions at 1/3 and 2/3, global pooling, linear classifier, optional auxiliary head, no drop
+path). Its cell operations come in two flavours: DARTS's evaluation operations (affine BatchNorm,
+bare pools) and DARTS's search-model operations (non-affine BatchNorm inside the operations, a
+non-affine BatchNorm after each pool), which NASLib's ``NasBench301SearchSpace`` uses. The space's
+``build`` defaults to the network NAS-Bench-Suite-Zero scored the 725 NB301 genotypes on
+(C=32, 8 cells, search-model operations, no auxiliary head): see :meth:`DartsSpace.build`.
+:class:`DartsSupernet` is the one-shot model (8 mixed ops on 14 edges per cell type,
+``alphas_normal`` / ``alphas_reduce`` of shape (14, 8), masks), used by TE-NAS pruning and
+FreeDARTS/ZEROS.
 """
 
 from __future__ import annotations
@@ -36,12 +50,14 @@ from trainfree.spaces import register_space
 from trainfree.spaces.base import InvalidArchError, SearchSpace
 from trainfree.spaces.nb201 import mixing_weights
 from trainfree.spaces.pooling import AvgPool2d
+from trainfree.spaces.supernet import Supernet
 
 PRIMITIVES: tuple[str, ...] = (
     "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
     "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
 )  # fmt: skip
 GENOTYPE_OPS: tuple[str, ...] = PRIMITIVES[1:]
+"""The 7 trained operations, in the order of NASLib's compact op indices; ``none`` is the 8th."""
 STEPS = 4
 CONCAT: tuple[int, ...] = (2, 3, 4, 5)
 NUM_EDGES = sum(2 + i for i in range(STEPS))  # 14
@@ -111,9 +127,7 @@ def _check_pair(pair: object, node: int, what: str) -> Pair:
     if not (isinstance(pair, tuple | list) and len(pair) == 2):
         raise InvalidArchError(f"DARTS genotype: {what} entries must be (op, input) pairs")
     op, src = pair
-    if op == "none":
-        raise InvalidArchError(f"DARTS genotype: 'none' is not allowed in {what}")
-    if op not in GENOTYPE_OPS:
+    if op not in PRIMITIVES:
         raise InvalidArchError(f"DARTS genotype: unknown op {op!r} in {what}")
     if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < node + 2:
         raise InvalidArchError(
@@ -134,19 +148,61 @@ def canonical_cell(pairs: Sequence[object], what: str) -> Cell:
             raise InvalidArchError(
                 f"DARTS genotype: node {node + 2} in {what} uses input {two[0][1]} twice"
             )
-        cell += sorted(two, key=lambda p: (p[1], GENOTYPE_OPS.index(p[0])))
+        cell += sorted(two, key=lambda p: (p[1], PRIMITIVES.index(p[0])))
     return tuple(cell)
 
 
+def _compact_pair(pair: object, what: str) -> Pair:
+    """A NASLib ``(input, op index)`` pair as a genotype ``(op, input)`` pair."""
+    if not (isinstance(pair, tuple | list) and len(pair) == 2):
+        raise InvalidArchError(f"NASLib compact genotype: {what} entries must be (input, op) pairs")
+    src, op = pair
+    if isinstance(op, bool) or not isinstance(op, int) or not 0 <= op < len(GENOTYPE_OPS):
+        raise InvalidArchError(f"NASLib compact genotype: op index {op!r} in {what} is not in 0..6")
+    return GENOTYPE_OPS[op], src
+
+
+def parse_compact(key: str | Sequence[object]) -> Genotype:
+    """Parse NASLib's compact genotype (a json key of ``zc_nasbench301.json`` or the nested
+    sequence itself): ``[[8 x (input, op index)], [8 x (input, op index)]]``, normal cell first."""
+    value = _literal(key, "compact genotype") if isinstance(key, str) else key
+    if not (isinstance(value, list | tuple) and len(value) == len(CELL_TYPES)):
+        raise InvalidArchError(
+            "NASLib compact genotype must be [[normal: 8 x (input, op)], [reduce: 8 x (input, op)]]"
+        )
+    cells = []
+    for cell_type, pairs in zip(CELL_TYPES, value, strict=True):
+        if not isinstance(pairs, list | tuple) or len(pairs) != 2 * STEPS:
+            raise InvalidArchError(
+                f"NASLib compact genotype: {cell_type} must list {2 * STEPS} (input, op) pairs"
+            )
+        cells.append(canonical_cell([_compact_pair(p, cell_type) for p in pairs], cell_type))
+    return Genotype(*cells)
+
+
+def to_compact(genotype: Genotype) -> str:
+    """NASLib's compact spelling of ``genotype`` (``none`` edges have no NASLib op index)."""
+    cells = []
+    for cell_type in CELL_TYPES:
+        cell = genotype.cell(cell_type)
+        if any(op == "none" for op, _ in cell):
+            raise InvalidArchError(f"NASLib's compact genotype has no 'none' op ({cell_type})")
+        cells.append([(src, GENOTYPE_OPS.index(op)) for op, src in cell])
+    return str(cells)
+
+
 def parse_genotype(text: str) -> Genotype:
-    """Parse DARTS's ``Genotype(...)`` string (never ``eval``); raise :class:`InvalidArchError`."""
+    """Parse DARTS's ``Genotype(...)`` string or NASLib's compact genotype (never ``eval``);
+    raise :class:`InvalidArchError`."""
     if not isinstance(text, str):
         raise InvalidArchError(f"DARTS genotype must be a string, got {type(text).__name__}")
+    if text.lstrip().startswith(("[", "(")):
+        return parse_compact(text)
     match = _GENOTYPE_RE.match(text)
     if match is None:
         raise InvalidArchError(
             "DARTS genotype must look like Genotype(normal=[...], normal_concat=[2, 3, 4, 5], "
-            "reduce=[...], reduce_concat=[2, 3, 4, 5])"
+            "reduce=[...], reduce_concat=[2, 3, 4, 5]) or NASLib's [[(input, op), ...], [...]]"
         )
     for cell_type in CELL_TYPES:
         _concat(match[f"{cell_type}_concat"], f"{cell_type}_concat")
@@ -319,10 +375,18 @@ class _Macro(nn.Module):
     """Stem, a stack of cells with two inputs each, global pooling and a linear classifier."""
 
     def __init__(
-        self, C: int, layers: int, in_channels: int, stem_multiplier: int, stem: bool
+        self,
+        C: int,
+        layers: int,
+        in_channels: int,
+        stem_multiplier: int,
+        stem: bool,
+        depth: int | None = None,
     ) -> None:
         super().__init__()
         _check_sizes(C, layers)
+        if depth is not None and not 1 <= depth <= layers:
+            raise TrainfreeError(f"DARTS networks need 1 <= depth <= layers, got {depth=}")
         c_stem = C * stem_multiplier if stem else in_channels
         self.stem = (
             nn.Sequential(
@@ -336,7 +400,7 @@ class _Macro(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self._plan = []
         c_pp, c_p, c_cur, reduction_prev = c_stem, c_stem, C, False
-        for i in range(layers):
+        for i in range(layers if depth is None else depth):
             reduction = i in self.reductions
             c_cur *= 2 if reduction else 1
             self._plan.append((c_pp, c_p, c_cur, reduction, reduction_prev))
@@ -357,17 +421,32 @@ def _preprocess(c_pp: int, c_p: int, c: int, reduction_prev: bool, affine: bool)
 
 
 class EvalCell(nn.Module):
-    """A discrete DARTS cell (DARTS's ``model.Cell``, drop path off)."""
+    """A discrete DARTS cell (DARTS's ``model.Cell``, drop path off).
+
+    ``affine`` and ``pool_bn`` choose the operations: DARTS's evaluation ones (``True``,
+    ``False``) or its search model's (``False``, ``True``), see :func:`make_op`; the two input
+    preprocessing layers are affine either way.
+    """
 
     def __init__(
-        self, pairs: Cell, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool
+        self,
+        pairs: Cell,
+        c_pp: int,
+        c_p: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+        *,
+        affine: bool = True,
+        pool_bn: bool = False,
     ) -> None:
         super().__init__()
         self.reduction = reduction
         self.preprocess = _preprocess(c_pp, c_p, c, reduction_prev, affine=True)
         self.inputs = [src for _, src in pairs]
         self.ops = nn.ModuleList(
-            make_op(op, c, 2 if reduction and src < 2 else 1) for op, src in pairs
+            make_op(op, c, 2 if reduction and src < 2 else 1, affine=affine, pool_bn=pool_bn)
+            for op, src in pairs
         )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
@@ -400,8 +479,12 @@ class AuxiliaryHeadCIFAR(nn.Module):
 
 
 class NetworkCIFAR(_Macro):
-    """DARTS's CIFAR evaluation network; ``forward`` returns the logits.
+    """DARTS's CIFAR network (``model.NetworkCIFAR``); ``forward`` returns the logits.
 
+    The defaults are DARTS's evaluation network (C=36, 20 cells, evaluation operations);
+    ``affine=False, pool_bn=True`` gives the search model's operations, as NASLib's NB301 space.
+    ``depth`` keeps only the first ``depth`` cells (TE-NAS's thin linear-region network uses 1;
+    no auxiliary head when it cuts before the head's cell).
     ``forward_aux`` also returns the auxiliary head's logits (training mode with
     ``auxiliary=True``; otherwise ``None``).
     """
@@ -417,15 +500,22 @@ class NetworkCIFAR(_Macro):
         auxiliary: bool = False,
         stem_multiplier: int = 3,
         stem: bool = True,
+        affine: bool = True,
+        pool_bn: bool = False,
+        depth: int | None = None,
     ) -> None:
-        super().__init__(C, layers, in_channels, stem_multiplier, stem)
+        super().__init__(C, layers, in_channels, stem_multiplier, stem, depth)
         for c_pp, c_p, c, reduction, reduction_prev in self._plan:
             pairs = genotype.reduce if reduction else genotype.normal
-            self.cells.append(EvalCell(pairs, c_pp, c_p, c, reduction, reduction_prev))
+            self.cells.append(
+                EvalCell(
+                    pairs, c_pp, c_p, c, reduction, reduction_prev, affine=affine, pool_bn=pool_bn
+                )
+            )
         self.aux_index = 2 * layers // 3
         self.auxiliary_head = (
             AuxiliaryHeadCIFAR(self._plan[self.aux_index][2] * len(CONCAT), num_classes)
-            if auxiliary
+            if auxiliary and self.aux_index < len(self._plan)
             else None
         )
         self.classifier = nn.Linear(self.out_channels, num_classes)
@@ -563,9 +653,23 @@ class DartsSupernet(_Macro):
 # ----------------------------------------------------------------------------- space
 
 
+def _arch_from_choice(choice: list[list[int | None]]) -> str:
+    """The genotype a pruned supernet leaves: per cell type, the op left on each kept edge."""
+    cells = []
+    for ops in choice:
+        pairs = [
+            (PRIMITIVES[ops[e]], e - group.start)
+            for group in EDGE_GROUPS
+            for e in group
+            if ops[e] is not None
+        ]
+        cells.append(canonical_cell(pairs, "pruned cell"))
+    return str(Genotype(*cells))
+
+
 @register_space
 class DartsSpace(SearchSpace):
-    """DARTS CNN cells (Liu et al., ICLR 2019): normal + reduction cell, 4 nodes, 7 ops."""
+    """DARTS CNN cells (Liu et al., ICLR 2019), scored like NAS-Bench-301: 2 cells, 7 ops."""
 
     name = "darts"
 
@@ -573,7 +677,16 @@ class DartsSpace(SearchSpace):
         return parse_genotype(arch)
 
     def canonical(self, arch: str) -> str:
+        """The ``Genotype(...)`` string of a genotype in either spelling (module docstring)."""
         return str(parse_genotype(arch))
+
+    def from_naslib(self, key: str | Sequence[object]) -> str:
+        """The canonical string of NASLib's compact genotype (a json key or the nested pairs)."""
+        return str(parse_compact(key))
+
+    def to_naslib(self, arch: str) -> str:
+        """NASLib's compact spelling of ``arch``, each node's pairs in canonical order."""
+        return to_compact(parse_genotype(arch))
 
     @staticmethod
     def _random_cell(rng: random.Random) -> Cell:
@@ -622,25 +735,42 @@ class DartsSpace(SearchSpace):
         *,
         num_classes: int = 10,
         in_channels: int = 3,
-        C: int = 36,
+        C: int = 32,
         layers: int | None = None,
         N: int | None = None,
+        affine: bool = False,
+        pool_bn: bool = True,
         auxiliary: bool = False,
         stem_multiplier: int = 3,
         stem: bool = True,
+        depth: int | None = None,
     ) -> NetworkCIFAR:
-        """DARTS's NetworkCIFAR (defaults: C=36, 20 cells). ``N`` (cells per stage, as in cell
-        spaces such as NB201) gives ``layers = 3 * N + 2``; ``stem=False`` feeds the input to
-        the first cell directly (thin networks for linear-region counting)."""
+        """:class:`NetworkCIFAR` of ``arch``, by default the network on which
+        NAS-Bench-Suite-Zero computed its NB301 zero-cost scores: NASLib's
+        ``NasBench301SearchSpace`` as of 2022 (stage channels 32, 64, 128, i.e. C=32; 8 cells;
+        search-model operations ``affine=False, pool_bn=True``; its auxiliary head never built,
+        as ``prepare_evaluation`` was not called). Our trainable-parameter count equals NASLib's
+        ``params`` for all 725 genotypes of ``zc_nasbench301.json``. (NASLib later cut the
+        channels to 16, 32, 64: ``darts[C=16]``.) It is the default because NB301's ground truth
+        comes from the same macro network (NB301's training: 32 initial channels, 8 cells), a
+        user comparing with NB301 or NAS-Bench-Suite-Zero scores the very network their numbers
+        describe, and it costs a fraction of DARTS's evaluation network. That network (3.3M
+        parameters for DARTS V2) is ``darts[C=36,layers=20,affine=true,pool_bn=false]``, the
+        auxiliary head ``auxiliary=True``. ``N`` (cells per stage, as in NB201) gives
+        ``layers = 3 * N + 2``; ``stem=False`` feeds the input to the first cell directly and
+        ``depth`` keeps the first ``depth`` cells (thin networks for linear-region counting)."""
         return NetworkCIFAR(
             parse_genotype(arch),
             C=C,
-            layers=_layers(layers, N, default=20),
+            layers=_layers(layers, N, default=8),
             num_classes=num_classes,
             in_channels=in_channels,
             auxiliary=auxiliary,
             stem_multiplier=stem_multiplier,
             stem=stem,
+            affine=affine,
+            pool_bn=pool_bn,
+            depth=depth,
         )
 
 
@@ -677,6 +807,11 @@ def build_darts_supernet(
     )
 
 
+DartsSpace.supernet = Supernet(
+    DartsSpace.name, PRIMITIVES, EDGE_GROUPS, build_darts_supernet, _arch_from_choice
+)
+
+
 def count_parameters(model: nn.Module, *, exclude: str = "auxiliary") -> int:
     """Number of parameters, excluding those whose name contains ``exclude`` (DARTS convention)."""
     return sum(p.numel() for name, p in model.named_parameters() if exclude not in name)
@@ -697,5 +832,7 @@ __all__ = [
     "count_parameters",
     "discretise",
     "node_edges",
+    "parse_compact",
     "parse_genotype",
+    "to_compact",
 ]

@@ -34,7 +34,8 @@ import functools
 import itertools
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -43,6 +44,7 @@ from trainfree.errors import TrainfreeError
 from trainfree.spaces import register_space
 from trainfree.spaces.base import InvalidArchError, SearchSpace
 from trainfree.spaces.pooling import AvgPool2d
+from trainfree.spaces.supernet import Supernet
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NUM_NODES = 4
@@ -465,11 +467,23 @@ def build_supernet(
 # ----------------------------------------------------------------------------- space
 
 
+def _arch_from_choice(choice: list[list[int | None]]) -> str:
+    """The cell a pruned supernet leaves: one op per edge (``None``: fully pruned = ``none``)."""
+    (ops,) = choice
+    return format_arch(["none" if o is None else OPS[o] for o in ops])
+
+
 @register_space
 class NB201Space(SearchSpace):
     """NAS-Bench-201 / NATS-TSS cells (Dong & Yang, ICLR 2020): 6 edges, 5 ops, 15,625 archs."""
 
     name = "nb201"
+    supernet = Supernet(name, tuple(OPS), None, build_supernet, _arch_from_choice)
+    benchmarks: ClassVar[Mapping[str, tuple[str, str]]] = {
+        dataset: ("nb201/nb201_accuracy.csv", f"{column}_test_200ep")
+        for dataset, column in (("cifar10", "cifar10"), ("cifar100", "cifar100"),
+                                ("synthetic", "cifar10"))
+    }  # fmt: skip
 
     def parse(self, arch: str) -> Ops:
         """Op indices (into :data:`OPS`) of the 6 edges in string order."""

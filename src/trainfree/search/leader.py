@@ -1,0 +1,68 @@
+"""The leader of a fitness-driven search, in units a person can read.
+
+A rank ensemble's fitness is the leader's log rank among the architectures seen so far (0 by
+construction for the leader), which says nothing to a person. :class:`Leader` describes the
+current best of a running search instead, by each component's percentile among the
+architectures scored so far and, with a benchmark table, by its trained accuracy (and the best
+accuracy seen so far). A finished run is replayed from the store by
+:func:`trainfree.report.trajectory.replay`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from trainfree.evaluate.standing import Standing
+from trainfree.proxies import get_proxy
+from trainfree.search.fitness import Fitness
+
+
+class Leader:
+    """Follows ``fitness``'s evaluations; ``truth`` (optional) gives trained accuracies."""
+
+    def __init__(self, fitness: Fitness, truth: Standing | None) -> None:
+        self.fitness = fitness
+        self.truth = truth
+        self.current: str | None = None
+
+    def _columns(self, archs: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = [self.fitness.components(a) for a in archs]
+        return {p: np.array([r[p] for r in rows], dtype=float) for p in self.fitness.proxies}
+
+    def _best(self, columns: dict[str, np.ndarray]) -> int:
+        """Index of the fittest, an ensemble ranking the given architectures among themselves."""
+        return int(np.argmax(self.fitness.objective.combine(columns)))
+
+    def _shares(self, columns: dict[str, np.ndarray], index: int) -> dict[str, float]:
+        shares = {}
+        for proxy, values in columns.items():
+            oriented = values if get_proxy(proxy).higher_is_better else -values
+            shares[proxy] = float(100.0 * (oriented < oriented[index]).mean())
+        return shares
+
+    def percentiles(self, arch: str) -> dict[str, float]:
+        """Per component proxy: the share (%) of the architectures scored so far that ``arch``
+        beats, in the proxy's own direction."""
+        archs = self.fitness.evaluated()
+        return self._shares(self._columns(archs), archs.index(self.fitness.space.canonical(arch)))
+
+    def update(self, arch: str) -> str:
+        """Call after each evaluation; returns a one-line status of the current leader."""
+        del arch
+        evaluated = self.fitness.evaluated()
+        self.current = evaluated[self._best(self._columns(evaluated))]
+        return self.status()
+
+    def status(self) -> str:
+        if self.current is None:
+            return ""
+        if self.truth is not None:
+            value = self.truth.value(self.current)
+            seen = [v for a in self.fitness.evaluated() if (v := self.truth.value(a)) is not None]
+            shown = "not in table" if value is None else f"{value:.2f}"
+            best = f", best seen {max(seen):.2f}" if seen else ""
+            return f"leader's {self.truth.target} {shown}{best}"
+        shares = self.percentiles(self.current)
+        return "leader beats " + ", ".join(f"{p} {v:.0f}%" for p, v in shares.items())
