@@ -136,9 +136,9 @@ def selection_section(label: str, candidates: Sequence[str], values, archs, trut
     """Honest selection over ``candidates``; fixed ensembles and size rows on the held-out set."""
     costs = args.quiet_costs or seconds
     wanted = {*candidates, *sum(FIXED.values(), ()), "params", "flops"}
-    present = [p for p in wanted if all(a in values.get(p, {}) for a in archs)]
+    present = [p for p in wanted if any(a in values.get(p, {}) for a in archs)]
     signs = {p: get_proxy(p).higher_is_better for p in present}
-    arrays = {p: np.array([values[p][a] for a in archs]) for p in present}
+    arrays = {p: np.array([values[p].get(a, np.nan) for a in archs]) for p in present}
     n_select = args.select_on if args.select_on >= 1 else round(args.select_on * len(archs))
     n_select = int(n_select)
     usable = [c for c in candidates if budget is None or costs[c] <= budget]
@@ -155,7 +155,8 @@ def selection_section(label: str, candidates: Sequence[str], values, archs, trut
     chosen_cost = sum(costs[m] for m in result.members)
     print(row(f"chosen: {'+'.join(result.members)}", result.held_out, chosen_cost, "-"))
     for name, members in FIXED.items():
-        if all(m in arrays for m in members):
+        held = result.held_out_index
+        if all(m in arrays and np.isfinite(arrays[m][held]).all() for m in members):
             stats = evaluate_on(arrays, signs, members, truth, result.held_out_index,
                                 n_boot=args.n_boot)  # fmt: skip
             cost = sum(costs.get(m, np.nan) for m in members)
@@ -193,6 +194,11 @@ def main() -> None:
         default=None,
         help='JSON {"proxy": seconds} used for costs instead of the stored ones',
     )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="also choose on the last architectures and report on the first ones",
+    )
     parser.add_argument("--candidates", default=None, help="comma-separated; default: all")
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -227,6 +233,10 @@ def main() -> None:
         table(f"{args.target}: VKDNW", vk_entries, values, vk_archs, truth_of(vk_archs),
               seconds, published, args.n_boot)  # fmt: skip
     selection_section("every candidate", base, values, archs, truth_of(archs), seconds, args)
+    if args.reverse:  # choose on the last architectures, report on the first (VKDNW's)
+        back = archs[::-1]
+        selection_section("every candidate, chosen on the last architectures", base, values,
+                          back, truth_of(back), seconds, args)  # fmt: skip
     selection_section(f"within {args.budget:g} s/arch", base, values, archs, truth_of(archs),
                       seconds, args, budget=args.budget)  # fmt: skip
 

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from trainfree.data import default_data_dir
+from trainfree.data import DataMode, default_data_dir
 from trainfree.proxies import PROXIES, get_proxy
 from trainfree.run.runner import RunReport, score_many
 from trainfree.run.scoring import ScoreConfig, score_arch
@@ -164,7 +164,8 @@ def cost(
     for proxy in proxies:
         rows = [done[a, proxy] for a in archs if (a, proxy) in done]
         ok = [r for r in rows if r["error"] is None]
-        batch = _batch(proxy, max_batch)
+        one_input = get_proxy(proxy).data_mode in (DataMode.FREE, DataMode.ONES)
+        batch = 1 if one_input else _batch(proxy, max_batch)
         if ok:
             cpu = statistics.fmean(r["cpu"] for r in ok)
             wall = statistics.fmean(r["wall"] for r in ok)
@@ -225,14 +226,19 @@ def corr(
     for proxy in proxies:
         columns[proxy] = report.values(proxy, canonical)
     print(f"{space_name}: {n} architectures (seed {seed}) of the table")
-    print("| score | n | Spearman | Kendall | seconds/arch |")
-    print("|---|---:|---:|---:|---:|")
+    print("| score | n | Spearman | Kendall | seconds/arch | params / MACs Spearman, same n |")
+    print("|---|---:|---:|---:|---:|---|")
+    params, macs = columns["params (benchmark count)"], columns["MACs (benchmark count)"]
     for name, values in columns.items():
         ok = np.isfinite(values)
         rho = stats.spearmanr(values[ok], target[ok]).statistic
         tau = stats.kendalltau(values[ok], target[ok]).statistic
         secs = report.seconds_per_arch(name) if name in proxies else 0.0
-        print(f"| {name} | {int(ok.sum())} | {rho:.3f} | {tau:.3f} | {secs:.2f} |")
+        same = [stats.spearmanr(c[ok], target[ok]).statistic for c in (params, macs)]
+        print(
+            f"| {name} | {int(ok.sum())} | {rho:.3f} | {tau:.3f} | {secs:.2f} "
+            f"| {same[0]:.3f} / {same[1]:.3f} |"
+        )
 
 
 def main() -> None:

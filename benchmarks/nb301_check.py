@@ -64,6 +64,7 @@ from trainfree.run.runner import (
 from trainfree.run.scoring import ScoreConfig
 from trainfree.run.store import ResultStore
 from trainfree.spaces import get_space
+from trainfree.spaces.darts import NB301_NETWORK
 
 NB301 = Path("darts") / "naslib_zc_nasbench301.json"
 NASLIB_NAMES = {"naswot": "nwot"}
@@ -227,7 +228,9 @@ def naslib_table(table: BenchmarkTable) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("check", choices=(*EXACT, "scores", "naslib"))
-    parser.add_argument("--space", default="darts", help="the space or a variant, darts[C=16]")
+    parser.add_argument(
+        "--space", default=NB301_NETWORK, help="the space or a variant (default: NASLib's network)"
+    )
     parser.add_argument("--proxies", default="params,flops,synflow")
     parser.add_argument("--n", type=int, help="first N genotypes (default: all 725)")
     parser.add_argument("--seed", type=int, default=0, help="scoring seed (batch and init)")

@@ -36,8 +36,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from trainfree.evaluate import load_benchmark
 from trainfree.data import default_data_dir
+from trainfree.evaluate import load_benchmark
 from trainfree.run.scoring import ScoreConfig
 from trainfree.search import run_search
 from trainfree.spaces import get_space

@@ -19,6 +19,7 @@ SMALL = [
     (r"--evaluations \d+", "--evaluations 3"),
     (r"--sample \d+", "--sample 6"),
     (r"--bootstrap \d+", "--bootstrap 20"),
+    (r"--select-on \d+", "--select-on 3"),
     (r"--algo tenas", "--algo tenas --image-size 8 --batch-size 4 --repeats 1 "
      "-o lr_samples=20 -o lr_batches=1"),
     (r"--algo freedarts", "--algo freedarts --image-size 8"),

@@ -22,8 +22,9 @@ from trainfree.data.batch import Batch, DataMode
 from trainfree.errors import TrainfreeError
 from trainfree.proxies import PROXIES, compute_proxy, get_proxy
 from trainfree.proxies.base import ProxySpec
-from trainfree.run.scoring import ScoreConfig, build_network, group_by_preparation, score_group
+from trainfree.run.scoring import ScoreConfig, group_by_preparation, network_for, score_group
 from trainfree.search.base import SearchResult
+from trainfree.search.evolution import REA
 from trainfree.spaces import SPACES, SearchSpace, get_space
 from trainfree.spaces.model import DEFAULT_ARCH, ModelSpace
 from trainfree.variants import split_names
@@ -192,7 +193,7 @@ def correlate(
 
 def search_arch(
     space: str | SearchSpace,
-    algo: str = "rea",
+    algo: str = REA,
     *,
     proxy: str | Sequence[str] | None = None,
     budget: int | None = None,
@@ -367,7 +368,7 @@ def _score_own(
     space: ModelSpace, arch: str, spec: ProxySpec, config: ScoreConfig, own: _OwnData
 ) -> float:
     """The mean of ``spec`` over repeats on the user's data, each network prepared by
-    :func:`trainfree.run.scoring.build_network` as for a dataset name."""
+    :func:`trainfree.run.scoring.network_for` as for a dataset name."""
     resolved = config.resolve(spec)
     build = partial(space.build, arch, **spec.build_overrides)
     values = []
@@ -375,14 +376,8 @@ def _score_own(
         seed = resolved.seed + repeat
         batch = own.batch(spec, resolved.batch_size, seed)  # its errors name the proxy
         try:
-            model, batch = build_network(
-                build if own.given else partial(_without_classes, build),
-                batch,
-                seed=seed,
-                init=resolved.init,
-                device=config.device,
-                dtype=spec.dtype,
-                channels_last=config.layout(spec) == "channels_last",
+            model, batch = network_for(
+                build if own.given else partial(_without_classes, build), batch, spec, config, seed
             )
             values.append(compute_proxy(spec, model, batch))
         except Exception as exc:

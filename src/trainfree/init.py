@@ -1,4 +1,4 @@
-"""Explicit, verifiable weight initialisation schemes (specs/methods.md, section 6.1).
+"""Explicit, verifiable weight initialisation schemes (every scheme applied by name and checked).
 
 TE-NAS's official launcher silently keeps PyTorch's default init because of a name mismatch; here
 every scheme is applied by name and :func:`apply_init` fails loudly on an unknown name. Every

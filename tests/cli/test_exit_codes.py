@@ -104,3 +104,52 @@ def test_interrupted_search_exits_130_and_resumes_from_the_store(tmp_path: Path)
     code, out, err = _finish(_cli([*search, "--evaluations", str(kept), "--json"], tmp_path))
     assert code == 0 and json.loads(out)["evaluations"] == kept
     assert _rows(store) >= kept
+
+
+def test_interrupted_correlate_prints_what_was_done(tmp_path: Path, data_dir: Path) -> None:
+    store = tmp_path / "c.sqlite"
+    args = ["correlate", THIN, "--benchmark", str(data_dir / "nb201" / "nb201_accuracy.csv"),
+            "--target", "cifar10_test_200ep", "--sample", "30", "--proxy", "synflow,naswot",
+            *QUICK, "--store", str(store), "--json", "--bootstrap", "0"]  # fmt: skip
+    proc = _cli(args, tmp_path)
+    _interrupt_when_stored(proc, store, 6)
+    code, out, err = _finish(proc)
+    assert code == 130 and "rerun the same command to resume" in err
+    document = json.loads(out)
+    assert document["interrupted"] is True and document["n"] == 30
+    code, out, _ = _finish(_cli(args, tmp_path))
+    assert code == 0 and json.loads(out)["results"]["synflow"]["n"] == 30
+
+
+def _rounds(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(store, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM events WHERE kind = 'round'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_interrupted_pruning_search_resumes_from_its_last_round(tmp_path: Path) -> None:
+    store = tmp_path / "t.sqlite"
+    tiny = ["search", "nb201", "--algo", "tenas", *QUICK, "--image-size", "8", "--batch-size",
+            "4", "--repeats", "1", "-o", "lr_samples=20", "-o", "lr_batches=1", "-o",
+            'ntk_supernet={"depth": 1}', "--json", "--no-benchmark"]  # fmt: skip
+    code, out, err = _finish(_cli(tiny, tmp_path))
+    assert code == 0, err
+    whole = json.loads(out)
+    proc = _cli([*tiny, "--store", str(store)], tmp_path)
+    deadline = time.monotonic() + 240
+    while _rounds(store) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    code, out, err = _finish(proc)
+    assert code == 130 and out == "" and "interrupted" in err
+    kept = _rounds(store)
+    code, out, err = _finish(_cli([*tiny, "--store", str(store)], tmp_path))
+    assert code == 0, err
+    resumed = json.loads(out)
+    assert resumed["arch"] == whole["arch"] and resumed["evaluations"] == whole["evaluations"]
+    assert 1 <= kept < _rounds(store) == 3  # the rounds after the interrupt were added

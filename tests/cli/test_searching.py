@@ -126,7 +126,9 @@ def test_search_store_feeds_report(capsys, tmp_path, table):
     index = tmp_path / "html" / "index.html"
     assert out.strip() == str(index)
     page = index.read_text()
-    assert 'src="search.png"' in page and "Correlation with cifar10_test_200ep" in page
+    # one self-contained page (issue 23): the trajectory is an embedded image
+    assert '<img src="data:image/png;base64,' in page and 'alt="search trajectory"' in page
+    assert "Correlation with cifar10_test_200ep" in page
 
 
 def test_report_of_a_score_run(capsys, tmp_path):
@@ -139,7 +141,7 @@ def test_report_of_a_score_run(capsys, tmp_path):
     assert code == 0, err
     index = tmp_path / "scores-report" / "index.html"
     assert out.strip() == str(index) and "No benchmark given" in index.read_text()
-    assert (index.parent / "proxy_agreement.png").is_file()
+    assert "<h2>Proxy agreement</h2>" in index.read_text()  # embedded (issue 23)
 
 
 def test_demo_with_table(capsys, table):
@@ -171,7 +173,7 @@ def test_demo_without_table(capsys, tmp_path, monkeypatch):
         ("search nb201 --algo rea --proxy ensemble[azlog]:params", ["two"]),
         ("search nb201 --algo rea --proxy params --benchmark x.csv", ["--target"]),
         ("search nb201 --algo tenas --evaluations 5", ["--evaluations", "tenas"]),
-        ("search nb201 --algo freedarts --proxy synflow --store s.db", ["--proxy, --store"]),
+        ("search nb201 --algo freedarts --proxy synflow --store s.db", ["--proxy", "freedarts"]),
         ("search mlp --algo freedarts", ["supernet"]),
         ("search nb201 --algo tenas -o draws", ["KEY=VALUE"]),
         ("search nb201 --algo tenas -o nosuch=1", ["nosuch", "lr_images"]),

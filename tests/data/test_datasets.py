@@ -44,12 +44,13 @@ def test_cifar_planes_are_rgb_row_major(tmp_path: Path) -> None:
 
 
 def test_missing_folder_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(TrainfreeError, match=r"CIFAR-10 not found under .*cifar-10-batches-py/.*"
-                       r"TRAINFREE_DATA, or pass download=True\)"):  # fmt: skip
+    # issue 26: the exact file looked for, and the command that downloads it
+    with pytest.raises(TrainfreeError, match=r"CIFAR-10 not found: no file .*cifar-10-batches-py/"
+                       r"data_batch_1 .*run: trainfree data --download cifar10\)"):  # fmt: skip
         make_batch("cifar10", batch_size=2, seed=0, data_dir=tmp_path)
     with pytest.raises(TrainfreeError, match="ImageNet16-120 not found") as info:
         load_dataset("imagenet16-120", tmp_path)
-    assert "download=True" not in str(info.value)
+    assert "--download" not in str(info.value)
     monkeypatch.delenv("TRAINFREE_DATA", raising=False)
     assert default_data_dir() is None
     with pytest.raises(TrainfreeError, match="needs a data folder"):

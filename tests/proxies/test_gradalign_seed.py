@@ -48,10 +48,13 @@ def test_gradalign_skips_zero_gradient_samples() -> None:
     for variant in ("mean_cos", "coherence", "offdiag_cos", "conflict_frac"):
         assert gradalign(model, batch, variant=variant) == pytest.approx(1.0, abs=1e-6)
     expected = 3 * math.log(1e-6) + math.log(4 + 1e-6)  # 4 identical samples kept
-    assert gradalign_det(model, batch, sign=1) == pytest.approx(expected, rel=1e-4)
+    kept = gradalign_det(model, batch, sign=1, zero_rows="drop")  # issue 19: an option now
+    assert kept == pytest.approx(expected, rel=1e-4)
     zeros = Batch(torch.zeros(3, 12), one.targets.repeat(3), one.num_classes)
     assert gradalign(model, zeros) == 0.0
-    assert gradalign_det(model, zeros) == 0.0
+    # issue 19's default counts a zero gradient as log eps: no gradient scores the floor
+    assert gradalign_det(model, zeros) == pytest.approx(3 * math.log(1e-6))
+    assert gradalign_det(model, zeros, scope="network", zero_rows="drop") == 0.0
 
 
 def test_gradalign_gram_is_the_float64_gram_of_the_nonzero_rows() -> None:

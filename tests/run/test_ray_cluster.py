@@ -188,13 +188,13 @@ def _kill_when_running(cluster: LoopbackCluster, node: int, done: list[int], see
     worker with the task's name); append to ``done`` how many outcomes had arrived by then."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        (raylet,) = cluster.pids(node, "raylet")
         for pid in cluster.pids(node):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
             if title.startswith(b"ray::_run_on_ray"):
-                (raylet,) = cluster.pids(node, "raylet")
                 os.kill(raylet, signal.SIGKILL)
                 done.append(len(seen))
                 return

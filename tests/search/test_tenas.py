@@ -30,7 +30,7 @@ TINY_TENAS = {
     "dataset": "synthetic",
     "image_size": 8,
     "batch_size": 4,
-    "repeat": 1,
+    "repeats": 1,
     "lr_samples": 30,
     "lr_batches": 1,
 }

@@ -17,6 +17,7 @@ from trainfree.spaces import InvalidArchError, get_space
 from trainfree.spaces.darts import (
     DARTS_V2,
     GENOTYPE_OPS,
+    NB301_NETWORK,
     count_parameters,
     make_op,
     parse_genotype,
@@ -31,7 +32,8 @@ COMPACT = (  # the first key of NB301
 
 @pytest.fixture(scope="module")
 def space():
-    return get_space("darts")
+    """The variant NAS-Bench-Suite-Zero scored NB301's genotypes on."""
+    return get_space(NB301_NETWORK)
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +131,20 @@ def test_none_edges_build_and_run(space):
 
 def test_size_keywords(space, nb301):
     arch = space.canonical(DARTS_V2)
-    default = _n_params(space.build(arch))
-    assert _n_params(get_space("darts[C=16]").build(arch)) < default
-    assert _n_params(get_space("darts[affine=true]").build(arch)) > default
-    assert _n_params(get_space("darts[C=32,layers=8]").build(arch)) == default
-    # DARTS's evaluation network: 3.3M parameters for DARTS V2 (its training log: 3.349342 MB)
+    nb301_net = _n_params(space.build(arch))
+    assert space.name == "darts[C=32,affine=false,layers=8,pool_bn=true]"
+    assert _n_params(space.build(arch, C=16)) < nb301_net
+    assert _n_params(space.build(arch, affine=True)) > nb301_net
+    # the space's default: DARTS's evaluation network, 3.3M parameters for DARTS V2 (its training
+    # log: 3.349342 MB), as the space always built it
+    assert count_parameters(get_space("darts").build(arch)) == 3_349_342
     darts_eval = get_space("darts[C=36,layers=20,affine=true,pool_bn=false]")
     assert count_parameters(darts_eval.build(arch)) == 3_349_342
 
 
-def test_depth_keeps_the_first_cells(space):
+def test_depth_keeps_the_first_cells():
     """TE-NAS's thin linear-region network: one cell, no stem, one input channel."""
+    space = get_space("darts")
     thin = space.build(DARTS_V2, C=1, N=1, depth=1, stem=False, in_channels=1)
     assert len(thin.cells) == 1 and thin(torch.randn(2, 1, 8, 8)).shape == (2, 10)
     cut = space.build(DARTS_V2, C=4, layers=5, depth=3, auxiliary=True)

@@ -23,7 +23,11 @@ from trainfree.run.scoring import ScoreConfig
 F = TypeVar("F", bound=Callable[..., Any])
 
 Dataset = Annotated[
-    str, typer.Option(help="cifar10|cifar100|imagenet16-120|imagefolder|synthetic")
+    str,
+    typer.Option(
+        help="cifar10|cifar100|imagenet16-120|imagefolder|synthetic, or tabular: "
+        "digits|breast_cancer|wine|FILE.csv"
+    ),
 ]
 DataDir = Annotated[
     Path | None,
@@ -45,7 +49,11 @@ Init = Annotated[str | None, typer.Option(help="Initialisation scheme (default: 
 Workers = Annotated[int, typer.Option(help="Worker processes (1 = in-process).")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="local or ray.")]
 RayAddress = Annotated[
-    str | None, typer.Option(help="Join this Ray cluster (with --executor ray).")
+    str | None,
+    typer.Option(
+        help="Join this Ray cluster (with --executor ray); its token is read from "
+        "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."
+    ),
 ]
 TimeLimit = Annotated[
     float | None,
@@ -87,9 +95,11 @@ class DataOptions:
     def config(self) -> ScoreConfig:
         """The validated :class:`ScoreConfig` (one-line errors for unknown names, folders)."""
         from trainfree.data import default_data_dir, get_dataset_info
+        from trainfree.data.tabular import is_tabular
         from trainfree.init import INITS
 
-        get_dataset_info(self.dataset)
+        if not is_tabular(self.dataset):
+            get_dataset_info(self.dataset)
         if self.init is not None:
             INITS.get(self.init)
         data_dir = self.data_dir or default_data_dir()

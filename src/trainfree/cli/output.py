@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,11 +61,13 @@ class Ticker:
     heartbeat: bool = False
     done: int = 0
     cached: int = 0
-    status: str = ""
+    status: str | Callable[[], str] = ""
     start: float = field(default_factory=time.perf_counter)
     last_beat: float = field(default_factory=time.perf_counter)
 
-    def __call__(self, *_: Any, cached: bool = False, status: str | None = None) -> None:
+    def __call__(
+        self, *_: Any, cached: bool = False, status: str | Callable[[], str] | None = None
+    ) -> None:
         self.done += 1
         self.cached += bool(cached)
         self.update(status)
@@ -74,16 +76,21 @@ class Ticker:
         """A :data:`~trainfree.run.runner.Progress` callback (an executor outcome)."""
         self(cached=getattr(outcome, "cached", False))
 
-    def update(self, status: str | None = None) -> None:
+    def update(self, status: str | Callable[[], str] | None = None) -> None:
+        """Show the count; ``status`` is a text, or a function giving it that is called only
+        when the text is shown (a bar refresh, a heartbeat line)."""
         if status is not None:
             self.status = status
         if self.bar is not None:
             self.bar.update(
-                self.task, completed=self.done, rate=self.rate_text(), status=self.status
+                self.task, completed=self.done, rate=self.rate_text(), status=self.status_text()
             )
         elif self.heartbeat and time.perf_counter() - self.last_beat >= HEARTBEAT_SECONDS:
             self.last_beat = time.perf_counter()
             print(self.line(), file=sys.stderr, flush=True)
+
+    def status_text(self) -> str:
+        return self.status() if callable(self.status) else self.status
 
     def rate(self) -> float:
         """Steps computed (not read from the store) per second."""
@@ -107,7 +114,8 @@ class Ticker:
     def line(self) -> str:
         total = "" if self.total is None else f"/{self.total}"
         elapsed = _duration(time.perf_counter() - self.start)
-        status = f", {self.status}" if self.status else ""
+        shown = self.status_text()
+        status = f", {shown}" if shown else ""
         return f"{self.label}: {self.done}{total} after {elapsed} ({self.rate_text()}){status}"
 
 

@@ -149,9 +149,13 @@ def score(
     )
     config = data.config()
     _, report = run_scores(space, chosen, proxy, config, run)
-    rows = [
-        {**r.as_json(), "arch": report.as_given(r.arch), **_info(space_obj, r.arch)}
-        for r in report.results
+    by_arch: dict[str, list] = {}
+    for result in report.results:
+        by_arch.setdefault(result.arch, []).append(result)
+    rows = [  # one row per string as written, even where two name one architecture
+        {**r.as_json(), "arch": written, **_info(space_obj, r.arch)}
+        for written in dict.fromkeys(chosen)
+        for r in by_arch.get(space_obj.canonical(written), [])
     ]
     document = {
         "results": rows,

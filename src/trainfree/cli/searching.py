@@ -38,7 +38,9 @@ from trainfree.variants import split_names
 
 #: The demo's fitness: a data-free rank ensemble (proxies see synthetic inputs, no download).
 #: Measured on 200 NB201 architectures (BENCHMARKS.md): Spearman 0.898 with CIFAR-10 accuracy at
-#: 0.15 s per architecture; the best ensemble measured (+params+naswot+jacov, 0.921) costs 5x more.
+#: 0.15 s per architecture. Revisited with issue 21's measurements: AZ-NAS + SynFlow (data-free
+#: too) ranks better (Kendall 0.783 on 207 architectures) but costs about 0.67 s per architecture,
+#: which would take the demo's 300 evaluations well past a minute on 2 cores.
 DEMO_PROXY = "ensemble[azlog]:meco+synflow"
 DEMO_EVALUATIONS = 300
 DEMO_SPACE = NB201Space.name
@@ -117,7 +119,7 @@ def default_benchmark(
     """The space's table for ``dataset`` under ``data_dir`` / ``$TRAINFREE_DATA``, if present."""
     from trainfree.data import default_data_dir
 
-    entry = space.benchmarks.get(dataset)
+    entry = space.benchmarks.get(dataset, space.benchmarks.get("*"))
     folder = data_dir or default_data_dir()
     if entry is None or folder is None or not (folder / entry[0]).is_file():
         return None
@@ -170,7 +172,7 @@ def run_fitness_search(
     leader = Leader(fitness, truth)
     try:
         with progress(evaluations, f"{algo} search", quiet) as tick:
-            fitness.on_evaluate = lambda arch: tick(status=leader.update(arch))
+            fitness.on_evaluate = lambda arch: tick(status=leader.status)
             options = harness_options(
                 get_search(algo),
                 config,

@@ -1,9 +1,11 @@
 """Ground-truth tables: values per architecture, keyed by the space's canonical string.
 
-Two formats are read (see ``load_benchmark``):
+Three formats are read (see ``load_benchmark``):
 
 * a CSV with an ``arch`` column, like ``nb201_accuracy.csv``; every other numeric column is a
   target, named as in the header;
+* a json of entries per architecture, ``{arch: {field: value}}`` (NAS-Bench-Macro's
+  ``nas-bench-macro_cifar10.json``): every numeric field is a target;
 * a NASLib zero-cost json (``zc_<space>.json`` of NAS-Bench-Suite-Zero, Krishnakumar et al.,
   2022): ``{dataset: {"(op, ...)": {"val_accuracy": x, "<proxy>": {"score": s, "time": t}}}}``.
   Targets are ``DATASET/FIELD`` (``cifar10/val_accuracy``; ``cifar10/synflow`` is the score) and
@@ -194,6 +196,8 @@ def _from_naslib(text: str, path: Path, space: SearchSpace) -> BenchmarkTable:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TrainfreeError(f"cannot parse {path} as json: {exc}") from None
+    if _flat(data):
+        return _from_flat(data, path, space)
     if _space_level(data):
         (data,) = data.values()
     if not data or not all(
@@ -221,6 +225,35 @@ def _from_naslib(text: str, path: Path, space: SearchSpace) -> BenchmarkTable:
     names = sorted({name for row in rows.values() for name in row})
     columns = {name: [row.get(name, math.nan) for row in rows.values()] for name in names}
     archs = [canonical[key] for key in rows]
+    return BenchmarkTable(archs, columns, space=space, source=str(path))
+
+
+def _flat(data: object) -> bool:
+    """Whether ``data`` is ``{arch: {field: number or list}}`` (NAS-Bench-Macro's json)."""
+    return (
+        isinstance(data, dict)
+        and bool(data)
+        and all(
+            isinstance(e, dict) and e and not any(isinstance(v, dict) for v in e.values())
+            for e in data.values()
+        )
+    )
+
+
+def _from_flat(data: dict, path: Path, space: SearchSpace) -> BenchmarkTable:
+    """A ``{arch: {field: value}}`` json: each numeric field is a target (lists, such as the
+    per-run accuracies next to their mean, are not)."""
+    archs = []
+    for key in data:
+        try:
+            archs.append(space.canonical(key))
+        except TrainfreeError as exc:
+            raise TrainfreeError(f"{path}, entry {key!r}: {exc}") from None
+    names = sorted({f for e in data.values() for f, v in e.items() if _number(v) is not None})
+    columns = {
+        name: [math.nan if (v := _number(e.get(name))) is None else v for e in data.values()]
+        for name in names
+    }
     return BenchmarkTable(archs, columns, space=space, source=str(path))
 
 

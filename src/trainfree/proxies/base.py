@@ -158,7 +158,7 @@ def get_proxy(name: str) -> ProxySpec:
     """The registered proxy ``name``, or a variant ``name[key=value,...]`` of it.
 
     A variant changes keyword defaults of the proxy's function (for example
-    ``intrain[layers=blocks]`` or ``gradalign_det[sign=1]``) or its harness settings
+    ``intrain[layers=relu]`` or ``gradalign_det[sign=-1]``) or its harness settings
     ``batch_size``, ``image_size``, ``repeats`` and ``init`` (``tenas_lr[batch_size=486]``; an
     explicit :class:`~trainfree.run.scoring.ScoreConfig` value still overrides them for every
     proxy); its canonical name, with the keys sorted, is the name its scores are stored under.

@@ -1,5 +1,5 @@
 """InTrain: intrinsic trainability (Zhou, Chen, Wu, Chen, Hu, Cai, CVPR 2026; no official code,
-formulas from a paper note, specs/methods.md section 3).
+formulas from a paper note that quotes its equations).
 
 One forward and one backward pass at initialisation on synthetic N(0, 1) images with random
 labels (paper: 64 images of 64 × 64)::

@@ -15,9 +15,9 @@ BatchNorm then uses per-sample statistics), a much cheaper approximation.
   are clipped to it, so a singular NTK is never ranked better than a merely ill-conditioned one.
   A non-finite gradient raises :class:`NonFiniteScoreError`.
 * Initialisation: Kaiming-normal fan_out ("for backward"), applied for real (the official
-  launcher silently keeps PyTorch's default, specs/methods.md 1.1).
+  launcher silently keeps PyTorch's default: VITA-Group/TENAS, ``prune_launch.py``).
 * Network size: the official code computes κ on the NB201 network at ``C=3, N=1`` (its
-  ``model_config``, spec 1.4), not on the C=16, N=5 evaluation network; the harness asks the
+  ``model_config``), not on the C=16, N=5 evaluation network; the harness asks the
   space for that size through ``build_overrides`` (cell spaces; an MLP ignores it). The exact
   coupled NTK costs ``B`` backward passes of the whole batch: at full size that was 121 s per
   architecture on a 2-core CPU (3 repeats), against a few seconds at ``C=3, N=1``.

@@ -391,6 +391,24 @@ def _stderr_into(sink: Any) -> Iterator[None]:
         os.close(saved)
 
 
+def _read_ray_auth_settings() -> None:
+    """Make this process's Ray read its token settings from the environment now.
+
+    Ray reads ``RAY_AUTH_MODE`` and the token once, when first asked; a program that sets them
+    later (or changes them between clusters) would otherwise join with stale ones. Token mode
+    is switched on when the mode is unset and a token is available, Ray's rule for a local
+    cluster.
+    """
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
+    from ray._raylet import AuthenticationTokenLoader, Config
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def _join_cluster(ray: Any, address: str) -> None:
     """``ray.init(address=...)`` with Ray's token authentication; failures are one line.
 
@@ -402,10 +420,6 @@ def _join_cluster(ray: Any, address: str) -> None:
     refused or unreachable address fails at once instead of after Ray's retries; Ray's own
     connection logs are kept off the terminal and read to name the cause.
     """
-    from ray._private.authentication.authentication_token_setup import (
-        maybe_enable_token_auth_if_token_available,
-    )
-
     host, port = _split_address(address)
     try:
         socket.create_connection((host, port), timeout=5).close()
@@ -418,7 +432,7 @@ def _join_cluster(ray: Any, address: str) -> None:
     with tempfile.TemporaryFile("w+") as log:
         try:
             with _stderr_into(log):
-                maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+                _read_ray_auth_settings()
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except Exception as exc:
             log.seek(0)
@@ -427,6 +441,11 @@ def _join_cluster(ray: Any, address: str) -> None:
                 raise TrainfreeError(
                     f"the Ray cluster at {address} needs its authentication token: "
                     f"{RAY_TOKEN_HELP}"
+                ) from None
+            if "No node info found" in str(exc):  # Ray joins a driver through a local node
+                raise TrainfreeError(
+                    f"this machine runs no node of the Ray cluster at {address}: run trainfree "
+                    f"on its head, or join this machine with `ray start --address={address}`"
                 ) from None
             raise TrainfreeError(
                 f"cannot join the Ray cluster at {address}: {_describe(exc)}"

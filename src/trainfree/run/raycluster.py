@@ -5,12 +5,14 @@ Every node is started with ``ray start`` -- a head, then workers joining it with
 interface, so no traffic ever leaves the machine. The address is ``127.0.0.2``, not
 ``127.0.0.1``: Ray 2.x rewrites a literal ``127.0.0.1``/``localhost`` node or cluster address
 into the machine's network address (``resolve_ip_for_localhost``), and the switch that stops it
-(``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) also forbids a second node. The cluster uses Ray's
+(``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) also forbids a second node. (Only a node address of
+exactly ``127.0.0.1`` makes Ray's GCS and raylets listen on loopback alone; with ``127.0.0.2``
+they listen on every interface, though nothing connects to any but loopback.) The cluster uses Ray's
 token authentication (``RAY_AUTH_MODE=token``) with a fresh token written under ``root``.
 
 Each ``ray start`` runs in a process group of its own, which all of that node's daemons
-inherit; :meth:`LoopbackCluster.stop` kills exactly those groups (``ray stop`` would stop every
-Ray on the machine).
+inherit; :meth:`LoopbackCluster.stop` kills exactly those processes and their children, the
+Ray workers (``ray stop`` would stop every Ray on the machine).
 """
 
 from __future__ import annotations
@@ -22,12 +24,23 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from trainfree.errors import TrainfreeError
 
 LOOPBACK = "127.0.0.2"
 OBJECT_STORE_BYTES = 100 * 2**20  # Ray's smallest object store is 75 MiB
+
+
+def _ray_command() -> str:
+    """The ``ray`` command of this Python's environment (or else the one on the PATH)."""
+    beside = Path(sys.executable).with_name("ray")
+    found = str(beside) if beside.is_file() else shutil.which("ray")
+    if found is None:
+        raise TrainfreeError("the `ray` command is not installed: pip install 'trainfree[ray]'")
+    return found
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -66,8 +79,6 @@ class LoopbackCluster:
 
     def start(self) -> LoopbackCluster:
         """Start the head and join the other nodes to it; a one-line error if Ray cannot."""
-        if shutil.which("ray") is None:
-            raise TrainfreeError("the `ray` command is not installed: pip install 'trainfree[ray]'")
         self.root.mkdir(parents=True, exist_ok=True)
         self.token_path.write_text(secrets.token_hex(32))
         self.token_path.chmod(0o600)
@@ -95,7 +106,7 @@ class LoopbackCluster:
         log = self.root / f"node{node}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                ["ray", "start", *role, *common],
+                [_ray_command(), "start", *role, *common],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self._node_env},
@@ -108,26 +119,33 @@ class LoopbackCluster:
             raise TrainfreeError(f"`ray start` for node {node} failed: {tail[0]} (see {log})")
 
     def pids(self, node: int, name: str | None = None) -> list[int]:
-        """The live processes of ``node`` (0 is the head), optionally only those named ``name``."""
-        found = []
+        """The live processes of ``node`` (0 is the head): its daemons, which keep the process
+        group of its ``ray start``, and their children, among them the Ray workers (which get
+        groups of their own); optionally only those named ``name``."""
+        table = {}  # pid -> (name, parent, group) of every live process
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
             try:
-                if os.getpgid(int(entry.name)) != self._groups[node]:
-                    continue
-                comm = (entry / "comm").read_text().strip()
-            except (OSError, ProcessLookupError):
+                stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            except OSError:  # it has just ended
                 continue
-            if name is None or comm == name:
-                found.append(int(entry.name))
-        return found
+            comm, _, rest = stat.rpartition(")")
+            fields = rest.split()  # state, parent, group, ...
+            if fields and fields[0] != "Z":
+                table[int(entry.name)] = (comm.partition("(")[2], int(fields[1]), int(fields[2]))
+        daemons = {pid for pid, (_, _, group) in table.items() if group == self._groups[node]}
+        ours = daemons | {pid for pid, (_, parent, _) in table.items() if parent in daemons}
+        return sorted(pid for pid in ours if name is None or table[pid][0] == name)
 
-    def stop(self) -> None:
-        """Kill every process of every node (SIGKILL to each node's process group)."""
-        for group in reversed(self._groups):
+    def stop(self, timeout: float = 30) -> None:
+        """Kill every process of every node (SIGKILL) and wait until they are gone, so their
+        ports are closed when this returns."""
+        nodes = range(len(self._groups))
+        for pid in [pid for node in nodes for pid in self.pids(node)]:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(self.pids(node) for node in nodes) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._groups.clear()
 
     def __enter__(self) -> LoopbackCluster:

@@ -128,10 +128,13 @@ class Fitness(CachedFitness):
         """The cached raw proxy values of an evaluated architecture."""
         return dict(self._records[self.space.canonical(arch)])
 
+    def columns(self, archs: Sequence[str]) -> dict[str, list[float]]:
+        """Each component's cached values over evaluated canonical ``archs``."""
+        return {p: [self._records[a][p] for a in archs] for p in self.proxies}
+
     def values(self, archs: Sequence[str]) -> list[float]:
         history = archs if not self.objective.is_ensemble else list(self._records)
-        scores = {p: [self._records[a][p] for a in history] for p in self.proxies}
-        combined = self.objective.combine(scores)
+        combined = self.objective.combine(self.columns(history))
         position = {a: i for i, a in enumerate(history)}
         return [float(combined[position[a]]) for a in archs]
 

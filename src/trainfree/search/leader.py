@@ -25,11 +25,9 @@ class Leader:
     def __init__(self, fitness: Fitness, truth: Standing | None) -> None:
         self.fitness = fitness
         self.truth = truth
-        self.current: str | None = None
 
     def _columns(self, archs: Sequence[str]) -> dict[str, np.ndarray]:
-        rows = [self.fitness.components(a) for a in archs]
-        return {p: np.array([r[p] for r in rows], dtype=float) for p in self.fitness.proxies}
+        return {p: np.asarray(v, dtype=float) for p, v in self.fitness.columns(archs).items()}
 
     def _best(self, columns: dict[str, np.ndarray]) -> int:
         """Index of the fittest, an ensemble ranking the given architectures among themselves."""
@@ -48,21 +46,22 @@ class Leader:
         archs = self.fitness.evaluated()
         return self._shares(self._columns(archs), archs.index(self.fitness.space.canonical(arch)))
 
-    def update(self, arch: str) -> str:
-        """Call after each evaluation; returns a one-line status of the current leader."""
-        del arch
+    def current(self) -> str | None:
+        """The fittest architecture evaluated so far (``None`` before the first)."""
         evaluated = self.fitness.evaluated()
-        self.current = evaluated[self._best(self._columns(evaluated))]
-        return self.status()
+        return evaluated[self._best(self._columns(evaluated))] if evaluated else None
 
     def status(self) -> str:
-        if self.current is None:
+        """One line on the current leader: its trained accuracy with a table, else its
+        components' percentiles."""
+        current = self.current()
+        if current is None:
             return ""
         if self.truth is not None:
-            value = self.truth.value(self.current)
+            value = self.truth.value(current)
             seen = [v for a in self.fitness.evaluated() if (v := self.truth.value(a)) is not None]
             shown = "not in table" if value is None else f"{value:.2f}"
             best = f", best seen {max(seen):.2f}" if seen else ""
             return f"leader's {self.truth.target} {shown}{best}"
-        shares = self.percentiles(self.current)
+        shares = self.percentiles(current)
         return "leader beats " + ", ".join(f"{p} {v:.0f}%" for p, v in shares.items())

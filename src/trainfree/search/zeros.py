@@ -1,20 +1,21 @@
 """FreeDARTS with ZEROS, zero-cost operation sensitivity (Zhang, Huang & Wang, arXiv 2106.11542,
-"Connection Sensitivity Matters for Training-free DARTS"), following specs/methods.md 5.2-5.4.
+"Connection Sensitivity Matters for Training-free DARTS"), following the released code
+(anonymous-submission1991/FreeDARTS).
 
-Scoring (spec 5.2, the released code): every parameter and buffer of the supernet replaced by its
+Scoring (the released code): every parameter and buffer of the supernet replaced by its
 absolute value (the architecture parameters too unless ``abs_alphas=False``; the released DARTS
 code leaves them signed), a single all-ones input image, ``R = Σ logits`` and
 ``ZEROS(e, o) = |α_{e,o} · ∂R/∂α_{e,o}|`` (SynFlow's saliency on the architecture parameters).
 The linearised weights are a fresh state passed through ``torch.func.functional_call``, so the
 supernet itself is untouched, as with the released code's deep copy.
 
-Numerics (spec 5.4): the released code overflows to NaN through many cells and then picks an
+Numerics: the released code overflows to NaN through many cells and then picks an
 all-``none`` cell. Here the linearised state is in ``dtype`` (float64 by default) and
 ``bn="unit"`` puts BatchNorm in eval mode with unit statistics (mean 0, variance 1), as SynFlow
 does; ``bn="batch"`` keeps the released train-mode batch statistics. Any non-finite score raises
 :class:`NonFiniteScoreError`.
 
-Search (spec 5.3, the iterative v4 schedule is unverified): each round, (re)score and mask the
+Search (the iterative schedule of the paper's v4 is unverified): each round, (re)score and mask the
 ``ops_pruned_per_round`` lowest-scoring active ops on every edge, until one op per edge is left;
 on DARTS, ``none`` stays in the mixture but is never pruned nor chosen (as in the released
 discretisation), and once every edge holds one op the lowest-scoring incoming edge of every node

@@ -55,7 +55,7 @@ def _sized(cls: type[SearchSpace], args: str) -> SearchSpace:
 
     build.__doc__ = f"{cls.build.__doc__ or ''} Defaults here: {sizes}."
     name = variant_name(cls.name, sizes)
-    return type(cls.__name__, (cls,), {"name": name, "build": build})()
+    return type(cls.__name__, (cls,), {"name": name, "build": build, "build_sizes": sizes})()
 
 
 def get_space(name: str) -> SearchSpace:

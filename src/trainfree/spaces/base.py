@@ -32,8 +32,9 @@ class SearchSpace(ABC):
     name: str = ""
     #: The space's supernet for pruning searches (TE-NAS, FreeDARTS), or ``None``.
     supernet: ClassVar[Supernet | None] = None
-    #: Ground-truth tables of the space under the data folder, per dataset:
-    #: ``{dataset: (relative path, target column)}``; a search is judged by it by default.
+    #: Ground-truth tables of the space under the data folder, per dataset the proxies see
+    #: (``"*"``: any): ``{dataset: (relative path, target column)}``; a search is judged by it
+    #: by default.
     benchmarks: ClassVar[Mapping[str, tuple[str, str]]] = {}
     #: Input side, number of classes and counting convention (:mod:`trainfree.complexity`)
     #: of the MACs/FLOPs/params that :meth:`complexity` reports: the benchmark's own.

@@ -39,8 +39,9 @@ from __future__ import annotations
 import ast
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -667,11 +668,19 @@ def _arch_from_choice(choice: list[list[int | None]]) -> str:
     return str(Genotype(*cells))
 
 
+#: The variant whose networks are the ones NAS-Bench-Suite-Zero scored NB301's genotypes on.
+NB301_NETWORK = "darts[C=32,affine=false,layers=8,pool_bn=true]"
+
+
 @register_space
 class DartsSpace(SearchSpace):
     """DARTS CNN cells (Liu et al., ICLR 2019), scored like NAS-Bench-301: 2 cells, 7 ops."""
 
     name = "darts"
+    #: NB301's validation accuracy of NAS-Bench-Suite-Zero's 725 genotypes.
+    benchmarks: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "*": ("darts/naslib_zc_nasbench301.json", "cifar10/val_accuracy")
+    }
 
     def parse(self, arch: str) -> Genotype:
         return parse_genotype(arch)
@@ -735,34 +744,35 @@ class DartsSpace(SearchSpace):
         *,
         num_classes: int = 10,
         in_channels: int = 3,
-        C: int = 32,
+        C: int = 36,
         layers: int | None = None,
         N: int | None = None,
-        affine: bool = False,
-        pool_bn: bool = True,
+        affine: bool = True,
+        pool_bn: bool = False,
         auxiliary: bool = False,
         stem_multiplier: int = 3,
         stem: bool = True,
         depth: int | None = None,
     ) -> NetworkCIFAR:
-        """:class:`NetworkCIFAR` of ``arch``, by default the network on which
-        NAS-Bench-Suite-Zero computed its NB301 zero-cost scores: NASLib's
-        ``NasBench301SearchSpace`` as of 2022 (stage channels 32, 64, 128, i.e. C=32; 8 cells;
+        """:class:`NetworkCIFAR` of ``arch``: by default DARTS's evaluation network (C=36, 20
+        cells, affine operations; 3,349,342 parameters for DARTS V2), the one the space always
+        built, so that scores stored under ``darts`` keep meaning that network.
+
+        The network on which NAS-Bench-Suite-Zero computed its NB301 zero-cost scores is the
+        variant :data:`NB301_NETWORK` (``darts[C=32,affine=false,layers=8,pool_bn=true]``):
+        NASLib's ``NasBench301SearchSpace`` as of 2022 (stage channels 32, 64, 128; 8 cells;
         search-model operations ``affine=False, pool_bn=True``; its auxiliary head never built,
-        as ``prepare_evaluation`` was not called). Our trainable-parameter count equals NASLib's
-        ``params`` for all 725 genotypes of ``zc_nasbench301.json``. (NASLib later cut the
-        channels to 16, 32, 64: ``darts[C=16]``.) It is the default because NB301's ground truth
-        comes from the same macro network (NB301's training: 32 initial channels, 8 cells), a
-        user comparing with NB301 or NAS-Bench-Suite-Zero scores the very network their numbers
-        describe, and it costs a fraction of DARTS's evaluation network. That network (3.3M
-        parameters for DARTS V2) is ``darts[C=36,layers=20,affine=true,pool_bn=false]``, the
-        auxiliary head ``auxiliary=True``. ``N`` (cells per stage, as in NB201) gives
-        ``layers = 3 * N + 2``; ``stem=False`` feeds the input to the first cell directly and
-        ``depth`` keeps the first ``depth`` cells (thin networks for linear-region counting)."""
+        as ``prepare_evaluation`` was not called). Its trainable-parameter count equals NASLib's
+        ``params`` for all 725 genotypes of ``zc_nasbench301.json``; it is also NB301's training
+        network (32 initial channels, 8 cells), and costs a fraction of DARTS's. (NASLib later
+        cut the channels to 16, 32, 64.) The auxiliary head is ``auxiliary=True``. ``N`` (cells
+        per stage, as in NB201) gives ``layers = 3 * N + 2``; ``stem=False`` feeds the input to
+        the first cell directly and ``depth`` keeps the first ``depth`` cells (thin networks for
+        linear-region counting)."""
         return NetworkCIFAR(
             parse_genotype(arch),
             C=C,
-            layers=_layers(layers, N, default=8),
+            layers=_layers(layers, N, default=20),
             num_classes=num_classes,
             in_channels=in_channels,
             auxiliary=auxiliary,

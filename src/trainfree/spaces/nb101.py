@@ -46,9 +46,9 @@ import itertools
 import math
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -478,6 +478,10 @@ class NB101Space(SearchSpace):
     """NAS-Bench-101 cells (Ying et al., ICML 2019): <= 7 vertices, <= 9 edges, 3 ops, 423,624."""
 
     name = "nb101"
+    #: NAS-Bench-Suite-Zero's 500 NB101 entries (108-epoch validation accuracy).
+    benchmarks: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "*": ("nb101/naslib_zc_nasbench101.json", "cifar10/val_accuracy")
+    }
 
     def parse(self, arch: str) -> Cell:
         """The pruned :class:`Cell` of ``arch``."""
@@ -514,7 +518,7 @@ class NB101Space(SearchSpace):
     def neighbours(self, arch: str) -> list[str]:
         """The distinct cells one edit away: one interior op changed, one edge added or removed
         (vertices left off every path are pruned), or, with fewer than 7 vertices, one new vertex
-        joined by an edge from an earlier and an edge to a later vertex. The last move is the
+        with an edge from one vertex and an edge to another (no cycle). The last move is the
         canonical form's equivalent of NAS-Bench-101's one-edge mutation connecting a dangling
         vertex of the 7-vertex matrix (canonical cells keep no dangling vertices)."""
         cell = parse_cell(arch)

@@ -28,6 +28,9 @@ parameter, and the multiply-accumulates of convolutions and the classifier (the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from trainfree.spaces import register_space
 from trainfree.spaces.macro import (
     CodeSpace,
@@ -104,6 +107,10 @@ class NBMacroSpace(CodeSpace):
     """NAS-Bench-Macro: 8 layers of identity / MBv2 k3e3 / MBv2 k5e6 (CIFAR-10)."""
 
     name = "nb_macro"
+    #: NAS-Bench-Macro's CIFAR-10 accuracy (mean of 3 runs), whatever data the proxies see.
+    benchmarks: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "*": ("macro/nas-bench-macro_cifar10.json", "mean_acc")
+    }
     digits = DIGITS
     length = NUM_LAYERS
     meaning = MEANING
