@@ -29,3 +29,12 @@ def data_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _small_threads() -> None:
     torch.set_num_threads(2)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest, and robustly under CPU contention, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

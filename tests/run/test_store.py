@@ -111,3 +111,47 @@ def test_export_import_roundtrip_is_exact(tmp_path):
     with ResultStore(tmp_path / "c.sqlite") as third:
         third.import_csv(tmp_path / "rows.csv.gz")
         assert third.get("nb201", "a", "synflow", CONFIG).value == value
+
+
+#: The scores table exactly as the version before issue 17 (0.1.0, commit fef4627) created it.
+_SCHEMA_0_1_0 = """
+CREATE TABLE scores (
+    space TEXT NOT NULL, arch TEXT NOT NULL, proxy TEXT NOT NULL, dataset TEXT NOT NULL,
+    batch_size INTEGER NOT NULL, image_size INTEGER NOT NULL, num_classes INTEGER NOT NULL,
+    init TEXT NOT NULL, seed INTEGER NOT NULL, repeats INTEGER NOT NULL, params TEXT NOT NULL,
+    status TEXT NOT NULL, value REAL, std REAL, "values" TEXT, seconds REAL, error TEXT,
+    device TEXT, version TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (space, arch, proxy, dataset, batch_size, image_size, num_classes, init, seed,
+                 repeats, params)
+)
+"""
+
+
+def test_a_store_written_before_issue_17_is_read_back_without_rescoring(tmp_path):
+    """Rows written by the previous version (its schema and key: the proxy's parameters as its
+    fingerprint, image size and classes 0 for the dataset's) are answers, not work."""
+    import sqlite3
+
+    from trainfree.proxies import get_proxy
+    from trainfree.run.runner import score_many
+    from trainfree.run.scoring import ScoreConfig
+
+    path = tmp_path / "old.sqlite"
+    archs = ["|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+             "|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|none~2|"]  # fmt: skip
+    config = ScoreConfig(dataset="synthetic")
+    resolved = config.resolve(get_proxy("params"))
+    with sqlite3.connect(path) as db:
+        db.execute(_SCHEMA_0_1_0)
+        for i, arch in enumerate(archs):
+            db.execute(
+                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                ("nb201", arch, "params", "synthetic", resolved.batch_size, 0, 0,
+                 resolved.init, 0, 1, get_proxy("params").fingerprint(), "ok", 1000.0 + i, 0.0,
+                 f"[{1000.0 + i!r}]", 0.01, None, "cpu", "0.1.0", 0.0),
+            )  # fmt: skip
+    seen = []
+    with ResultStore(path) as store:
+        report = score_many("nb201", archs, ["params"], config, store=store, progress=seen.append)
+    assert [o.cached for o in seen] == [True, True]
+    assert sorted(r.value for r in report.results) == [1000.0, 1001.0]  # the stored values

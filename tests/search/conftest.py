@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from trainfree.spaces import get_space
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks run fastest, and robustly under CPU contention, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every search test runs on one intra-op thread (:func:`conftest.one_thread`)."""
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,7 @@ from trainfree.spaces.darts import (
     parse_genotype,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks run fastest, and robustly under CPU contention, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
