@@ -19,8 +19,9 @@ def short_citation(paper: str) -> str:
     main = paper.split("(")[0]
     parts = [p.strip() for p in main.split(",")]
     first = parts[0]
-    if "&" not in first and "et al." not in first and len(parts) > 2 and " " not in parts[1]:
-        first += " et al."
+    second = parts[1] if len(parts) > 2 else ""
+    if "&" not in first and "et al." not in first and (" " not in second or "&" in second):
+        first += " et al." if second else ""
     years = _YEAR.findall(main)
     return f"{first} {years[-1]}" if years else first
 

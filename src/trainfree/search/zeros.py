@@ -245,8 +245,8 @@ def _check_nb201_cell(spec: PruningSpace, choice: list[list[int | None]]) -> Non
 @register_search(
     FREEDARTS,
     needs="supernet",
-    paper="Zhang, Huang & Wang, Connection Sensitivity Matters for Training-free DARTS "
-    "(FreeDARTS/ZEROS), arXiv 2106.11542",
+    paper="Zhang, Huang & Wang, Connection Sensitivity Matters for Training-free DARTS, "
+    "arXiv 2106.11542, 2021 (FreeDARTS/ZEROS)",
 )
 def zeros_search(
     space: SearchSpace,
