@@ -64,7 +64,8 @@ def test_success_and_usage_errors(tmp_path: Path) -> None:
 
 
 def test_failed_scores_exit_1_with_a_summary(tmp_path: Path) -> None:
-    args = ["score", THIN, "--sample", "2", "--proxy", "params", *QUICK, "--workers", "2",
+    # full-size networks: synflow takes far longer than the limit, however quiet the machine
+    args = ["score", "nb201", "--sample", "2", "--proxy", "synflow", *QUICK, "--workers", "2",
             "--time-limit", "0.001", "--json", "--quiet"]  # fmt: skip
     code, out, err = _finish(_cli(args, tmp_path))
     assert code == 1

@@ -50,7 +50,7 @@ def _is_canonical(arch: str) -> bool:
 
 
 def test_rea_json_contract(capsys):
-    line = f"search nb201 --algo rea --proxy params --evaluations 12 {QUICK}"
+    line = f"search nb201 --algo rea --proxy params --evaluations 12 {QUICK} --no-benchmark"
     doc = _json(capsys, line)
     assert set(doc) >= SEARCH_KEYS and _is_canonical(doc["arch"])
     assert doc["algo"] == "rea" and doc["evaluations"] == 12 and doc["target_value"] is None
@@ -208,3 +208,17 @@ def test_module_entry_point_has_every_command():
         timeout=300,
     )
     _one_line_error(proc.returncode, proc.stderr, "nosuch")
+
+
+def test_search_uses_the_data_folders_table_and_says_so(capsys, data_dir, monkeypatch):
+    """Issue 26: like the demo, a search compares with $TRAINFREE_DATA's table by default."""
+    monkeypatch.setenv("TRAINFREE_DATA", str(data_dir))
+    doc = _json(capsys, f"search nb201 --algo random --proxy params --evaluations 2 {QUICK}")
+    assert doc["target"] == "cifar10_test_200ep" and doc["target_value"] is not None
+    assert "found under the data folder" in doc["note"] and "--no-benchmark" in doc["note"]
+    doc = _json(capsys, f"search nb201 --algo random --proxy params --evaluations 2 {QUICK} "
+                        "--dataset cifar100")  # fmt: skip
+    assert doc["target"] == "cifar100_test_200ep"
+    doc = _json(capsys, f"search nb201 --algo random --proxy params --evaluations 2 {QUICK} "
+                        "--no-benchmark")  # fmt: skip
+    assert doc["target"] is None and "note" not in doc

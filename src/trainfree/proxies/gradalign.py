@@ -62,6 +62,9 @@ controlling for #params::
     #params (= FLOPs in rank)                   .751 / .738      .786 / .767       -
     default readings at batch 128               .838 / .799 (I), .909 / .858 (II), select only
 
+On all 900 held-out architectures (100-999, measured to the end of the sample later): default
+``gradalign`` .861 / .808, ``gradalign_det`` .913 / .876, #params .775 / .758.
+
 Defaults: each variant's best reading on the selection architectures (mean over the two
 datasets), batch 64: per conv/linear layer, variant I counts conflicting samples (the mean
 cosine and the network-wide readings rank worse or flip between datasets), variant II takes
