@@ -150,9 +150,11 @@ def progress(total: int | None, label: str, quiet: bool) -> Iterator[Ticker]:
         return
     if not stderr.is_terminal:
         ticker.heartbeat = True
-        yield ticker
-        if ticker.done:
-            print(ticker.line(), file=sys.stderr, flush=True)
+        try:
+            yield ticker
+        finally:  # the last count, also when the run is interrupted
+            if ticker.done:
+                print(ticker.line(), file=sys.stderr, flush=True)
         return
     columns = (
         TextColumn("{task.description}"),
