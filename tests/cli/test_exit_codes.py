@@ -30,14 +30,19 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def _rows(store: Path) -> int:
+def _count(store: Path, query: str) -> int:
+    """``SELECT count(*) ...`` on ``store``; 0 while the file or its tables are not there yet."""
     if not store.exists():
         return 0
     try:
         with sqlite3.connect(store, timeout=1) as db:
-            return db.execute("SELECT count(*) FROM scores WHERE status = 'ok'").fetchone()[0]
-    except sqlite3.OperationalError:  # the table is not there yet
+            return db.execute(query).fetchone()[0]
+    except sqlite3.OperationalError:
         return 0
+
+
+def _rows(store: Path) -> int:
+    return _count(store, "SELECT count(*) FROM scores WHERE status = 'ok'")
 
 
 def _interrupt_when_stored(proc: subprocess.Popen, store: Path, rows: int) -> None:
@@ -123,13 +128,7 @@ def test_interrupted_correlate_prints_what_was_done(tmp_path: Path, data_dir: Pa
 
 
 def _rounds(store: Path) -> int:
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(store, timeout=1) as db:
-            return db.execute("SELECT count(*) FROM events WHERE kind = 'round'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+    return _count(store, "SELECT count(*) FROM events WHERE kind = 'round'")
 
 
 def test_interrupted_pruning_search_resumes_from_its_last_round(tmp_path: Path) -> None:
