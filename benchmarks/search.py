@@ -110,8 +110,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--rea-proxy", default="ensemble[azlog]:naswot+synflow+params")
     parser.add_argument("--evaluations", type=int, default=1000)
-    parser.add_argument("--tenas-init", help="init of both TE-NAS supernets (default: Kaiming)")
-    parser.add_argument("--tenas-draws", help="TE-NAS draws: candidate (default) or repeat")
+    parser.add_argument(
+        "--tenas-init", help="init of both TE-NAS supernets (default: the library's, PyTorch's own)"
+    )
+    parser.add_argument(
+        "--tenas-draws", help="TE-NAS draws: launcher (the library's default), candidate or repeat"
+    )
     parser.add_argument("--tenas-lr-images", type=int, help="images to crop (default 3000)")
     parser.add_argument(
         "--tenas-augment", action="store_true", help="crop+flip the NTK batches, as officially"

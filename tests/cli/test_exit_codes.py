@@ -139,9 +139,8 @@ def test_interrupted_pruning_search_resumes_from_its_last_round(tmp_path: Path) 
     code, out, err = _finish(_cli(tiny, tmp_path))
     assert code == 0, err
     whole = json.loads(out)
-    # one thread: an interrupt inside the multi-threaded NTK passes of TE-NAS can abort the
-    # process (seen once as SIGABRT, the finished rounds kept); the exit code is tested here
-    proc = _cli([*tiny, "--store", str(store)], tmp_path, OMP_NUM_THREADS="1")
+    # two threads: the interrupt lands in TE-NAS's threaded NTK passes as well
+    proc = _cli([*tiny, "--store", str(store)], tmp_path, OMP_NUM_THREADS="2")
     deadline = time.monotonic() + 240
     while _rounds(store) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -155,3 +154,18 @@ def test_interrupted_pruning_search_resumes_from_its_last_round(tmp_path: Path) 
     resumed = json.loads(out)
     assert resumed["arch"] == whole["arch"] and resumed["evaluations"] == whole["evaluations"]
     assert 1 <= kept < _rounds(store) == 3  # the rounds after the interrupt were added
+
+
+def test_interrupt_while_starting_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    args = ["search", THIN, "--algo", "rea", "--proxy", "synflow", *QUICK, "--no-benchmark",
+            "--evaluations", "100000"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainfree", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    time.sleep(0.5)  # PyTorch and the registries are still loading, or the search has begun
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    code, out, err = _finish(proc)
+    assert code == 130 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("interrupted")

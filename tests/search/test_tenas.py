@@ -42,6 +42,7 @@ def _indicators(
     init: str | None = None,
     draws: str = "candidate",
     augment: bool = False,
+    channels_last: bool = False,
 ) -> _Indicators:
     return _Indicators(
         pruning_space(space),
@@ -62,6 +63,7 @@ def _indicators(
         augment=augment,
         seed=seed,
         device="cpu",
+        channels_last=channels_last,
     )
 
 
@@ -113,6 +115,21 @@ def test_tenas_augment_crops_and_flips_the_ntk_batch_only():
     assert torch.equal(images.inputs, aug_images.inputs)  # the region crops are not augmented
     assert augmented.inputs.shape == plain.inputs.shape
     assert not torch.equal(augmented.inputs, plain.inputs)
+
+
+def test_tenas_channels_last_changes_only_the_layout_of_the_ntk_net():
+    masks = [torch.ones(6, 5, dtype=torch.bool)]
+    cands = [(0, 0, 1), (0, 2, 3), (0, 5, None)]
+    plain = _indicators("nb201", seed=5)
+    fast = _indicators("nb201", seed=5, channels_last=True)
+    for a, b in zip(plain.deltas(masks, cands), fast.deltas(masks, cands), strict=True):
+        assert np.allclose(a, b, atol=1e-3)  # the same weights and data: rounding differs only
+    batch, _, _ = fast._draw(weights=False)
+    assert batch.inputs.is_contiguous(memory_format=torch.channels_last)
+    conv = next(m for m in fast.ntk_net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    thin = next(m for m in fast.lr_net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert thin.weight.is_contiguous()  # the region counts keep the default layout
 
 
 def test_tenas_deltas_seeded_and_kaiming_init():

@@ -254,10 +254,11 @@ def _backward_rows(out: torch.Tensor, leaves: list[torch.Tensor]) -> torch.Tenso
     if threads <= 1 or out.device.type != "cpu":
         return torch.stack([row(i) for i in range(out.shape[0])])
     torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(threads)
     try:
-        with ThreadPoolExecutor(threads) as pool:
-            return torch.stack(list(pool.map(row, range(out.shape[0]))))
-    finally:
+        return torch.stack(list(pool.map(row, range(out.shape[0]))))
+    finally:  # an interrupt: drop the queued rows, let the running ones end, then restore
+        pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(intra_op)
 
 
