@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ class Ticker:
     status: str | Callable[[], str] = ""
     start: float = field(default_factory=time.perf_counter)
     last_beat: float = field(default_factory=time.perf_counter)
+    shown: str = ""
 
     def __call__(
         self, *_: Any, cached: bool = False, status: str | Callable[[], str] | None = None
@@ -111,12 +113,23 @@ class Ticker:
             text += f", ETA {_duration(eta)}"
         return text + (f", {self.cached} from store" if self.cached else "")
 
-    def line(self) -> str:
+    def line(self, live: bool = True) -> str:
+        """The progress line; ``live=False`` repeats the last status shown instead of computing
+        it (the heartbeat thread must not call into the running search)."""
         total = "" if self.total is None else f"/{self.total}"
         elapsed = _duration(time.perf_counter() - self.start)
-        shown = self.status_text()
-        status = f", {shown}" if shown else ""
+        if live:
+            self.shown = self.status_text()
+        status = f", {self.shown}" if self.shown else ""
         return f"{self.label}: {self.done}{total} after {elapsed} ({self.rate_text()}){status}"
+
+    def beat_while(self, stop: threading.Event) -> None:
+        """Print a line whenever :data:`HEARTBEAT_SECONDS` pass without one, until ``stop``
+        (so that a long step, e.g. a TE-NAS pruning round, still shows the run is alive)."""
+        while not stop.wait(HEARTBEAT_SECONDS / 2):
+            if time.perf_counter() - self.last_beat >= HEARTBEAT_SECONDS:
+                self.last_beat = time.perf_counter()
+                print(self.line(live=False), file=sys.stderr, flush=True)
 
 
 def _duration(seconds: float) -> str:
@@ -150,9 +163,14 @@ def progress(total: int | None, label: str, quiet: bool) -> Iterator[Ticker]:
         return
     if not stderr.is_terminal:
         ticker.heartbeat = True
+        stop = threading.Event()
+        beats = threading.Thread(target=ticker.beat_while, args=(stop,), daemon=True)
+        beats.start()
         try:
             yield ticker
         finally:  # the last count, also when the run is interrupted
+            stop.set()
+            beats.join()
             if ticker.done:
                 print(ticker.line(), file=sys.stderr, flush=True)
         return
