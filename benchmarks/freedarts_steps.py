@@ -12,7 +12,7 @@ summary (mean ± sd, mean seconds, found cells) is printed as a Markdown table. 
 prints instead how the first-round ZEROS of each op compares with the best op of its edge, under
 raw-alpha and softmax mixing (why softmax picks ``none`` and parameter-free ops).
 
-    OMP_NUM_THREADS=1 python benchmarks/freedarts_steps.py --log .gl/freedarts_steps.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/freedarts_steps.py --log runs/freedarts_steps.jsonl
     OMP_NUM_THREADS=1 python benchmarks/freedarts_steps.py --scores
 """
 

@@ -222,3 +222,18 @@ def test_search_uses_the_data_folders_table_and_says_so(capsys, data_dir, monkey
     doc = _json(capsys, f"search nb201 --algo random --proxy params --evaluations 2 {QUICK} "
                         "--no-benchmark")  # fmt: skip
     assert doc["target"] is None and "note" not in doc
+
+
+def test_search_within_the_benchmark_table(capsys, data_dir, monkeypatch):
+    """Issue 20: a budgeted search kept to the table's architectures always has a table value."""
+    monkeypatch.setenv("TRAINFREE_DATA", str(data_dir))
+    line = f"search mnasnet --algo rea --proxy params --max-macs 300M --evaluations 6 {QUICK}"
+    doc = _json(capsys, line + " --within-benchmark")
+    assert doc["target_value"] is not None and doc["rank"] is not None
+    assert doc["macs"] <= 300e6 and doc["evaluations"] == 6
+    code, _, err = _run(capsys, line + " --within-benchmark --no-benchmark")
+    _one_line_error(code, err, "--within-benchmark needs a benchmark table")
+    code, _, err = _run(capsys, line.replace("300M", "50M") + " --within-benchmark")
+    _one_line_error(code, err, "loosen the limits")
+    code, _, err = _run(capsys, "search nb201 --algo freedarts --within-benchmark")
+    _one_line_error(code, err, "--within-benchmark", "freedarts")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -63,6 +65,55 @@ def test_hard_sigmoid_gate_is_twice_differentiable() -> None:
 
 
 def test_unknown_build_keyword_is_one_line() -> None:
-    """TE-NAS asks cell spaces for C/N; a macro space names its own sizes instead."""
-    with pytest.raises(TrainfreeError, match=r"'nb_macro' has no build keyword 'C' \(sizes: "):
-        get_space("nb_macro").build("02012100", C=1)
+    """A size keyword neither of the space nor of the cell spaces names the space's sizes."""
+    with pytest.raises(TrainfreeError, match=r"'nb_macro' has no build keyword 'W' \(sizes: "):
+        get_space("nb_macro").build("02012100", W=1)
+
+
+FULL = {
+    "mnasnet": "e1k3l1se-e6k5l2-e4k3l3se-e6k5l3-e1k3l2se-e6k3l4se-e4k5l1",
+    "nb_macro": "02012100",
+    "channel_macro[family=mobilenet]": "4132413",
+    "channel_macro[family=resnet]": "1432141",
+}
+
+
+def _structure(model: torch.nn.Module) -> list[tuple]:
+    """What a width change must not alter: module types, strides, shortcuts, expansions."""
+    return [
+        (type(m).__name__, getattr(m, "stride", None), getattr(m, "shortcut", None),
+         getattr(m, "residual", None), getattr(m, "groups", 1) > 1)
+        for m in model.modules()
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(FULL))
+def test_cell_space_sizes_make_a_thin_copy(name: str) -> None:
+    """TE-NAS's ``C`` scales every width by C/16 with the same topology; N/depth/stem are
+    ignored; in_channels feeds the stem."""
+    space = get_space(name)
+    with torch.device("meta"):
+        full = space.build(FULL[name])
+        thin = space.build(FULL[name], C=1, N=1, depth=1, stem=False, in_channels=1)
+        ntk = space.build(FULL[name], C=3, N=1)
+    assert _structure(thin) == _structure(full) == _structure(ntk)
+    assert thin.stem.conv.in_channels == 1 and ntk.stem.conv.in_channels == 3
+    widths = [(f.out_channels, t.out_channels, n.out_channels) for f, t, n in zip(
+        *(m.modules() for m in (full, thin, ntk)), strict=True
+    ) if isinstance(f, torch.nn.Conv2d)]  # fmt: skip
+    assert all(t == max(1, round(f / 16)) and n == max(1, round(3 * f / 16)) for f, t, n in widths)
+    with pytest.raises(TrainfreeError, match="C must be positive"):
+        space.build(FULL[name], C=0)
+
+
+@pytest.mark.parametrize("proxy", ["tenas_ntk", "tenas_lr"])
+@pytest.mark.parametrize("name", sorted(FULL))
+def test_tenas_proxies_run_on_block_networks(name: str, proxy: str) -> None:
+    """Both TE-NAS indicators score every macro space (synthetic 16x16 images, batch 8, one
+    repeat); the linear regions are counted on 3x3 one-channel crops of the thin copy."""
+    from trainfree.run.scoring import ScoreConfig, score_arch
+
+    config = ScoreConfig(dataset="synthetic", batch_size=8, image_size=16, repeats=1,
+                         num_classes=10)  # fmt: skip
+    value = score_arch(get_space(name), FULL[name], proxy, config).value
+    assert math.isfinite(value) and value >= (2 if proxy == "tenas_lr" else 1)

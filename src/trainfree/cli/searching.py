@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +67,16 @@ NoBenchmark = Annotated[
     bool,
     typer.Option(
         "--no-benchmark", help="Do not look the result up in $TRAINFREE_DATA's table.", metavar=""
+    ),
+]
+WithinBenchmark = Annotated[
+    bool,
+    typer.Option(
+        "--within-benchmark",
+        help="rea/random: sample, mutate into and score only architectures of the benchmark "
+        "table (--benchmark, or the space's table under $TRAINFREE_DATA) that have a value, so "
+        "the result always has one (mutants outside it go to the table's nearest).",
+        metavar="",
     ),
 ]
 SearchOptions = Annotated[
@@ -161,9 +172,11 @@ def run_fitness_search(
     quiet: bool,
     truth: Standing | None,
     extra: dict[str, Any],
+    within: list[str] | None = None,
 ) -> tuple[Any, Fitness]:
     """Run a fitness-driven search with a progress display (the leader and, with a table, its
-    value); with ``store``, scores are reused and kept and the trajectory is recorded."""
+    value); with ``store``, scores are reused and kept and the trajectory is recorded; with
+    ``within``, only those architectures are visited."""
     if evaluations is None and seconds is None:
         evaluations = DEFAULT_EVALUATIONS
     names: str | list[str] = split_names(proxy) if "," in proxy else proxy
@@ -178,7 +191,7 @@ def run_fitness_search(
                 config,
                 given={},
                 fixed={"fitness": fitness, "evaluations": evaluations, "seconds": seconds,
-                       "limits": limits},
+                       "limits": limits, "within": within},
                 extra=extra,
             )
             result = run_search(algo, space, **options)
@@ -207,6 +220,7 @@ def search(
     benchmark: Benchmark = None,
     target: Target = None,
     no_benchmark: NoBenchmark = False,
+    within_benchmark: WithinBenchmark = False,
     evaluations: Evaluations = None,
     seconds: Seconds = None,
     max_macs: _limit("max-macs") = None,
@@ -235,7 +249,8 @@ def search(
         max_params=max_params, min_params=min_params,
     )
     fitness_only = {"--proxy": proxy, "--evaluations": evaluations, "--seconds": seconds,
-                    "--max/--min limits": limits or None}  # fmt: skip
+                    "--max/--min limits": limits or None,
+                    "--within-benchmark": within_benchmark or None}  # fmt: skip
     if algorithm.needs == "fitness" and proxy is None:
         raise TrainfreeError(
             f"--algo {algorithm.name} needs --proxy NAME (a proxy or an ensemble such as "
@@ -246,13 +261,14 @@ def search(
         if unused:
             raise TrainfreeError(f"{', '.join(unused)} does not apply to --algo {algorithm.name}")
     truth, note = _truth(space_obj, data, benchmark, target, no_benchmark)
+    within = table_archs(truth) if within_benchmark else None
     config = data.config()
     try:
         if algorithm.needs == "fitness":
             result, fitness = run_fitness_search(
                 space_obj, algorithm.name, proxy, config, evaluations=evaluations,
                 seconds=seconds, limits=limits, store=store, quiet=quiet, truth=truth,
-                extra=extra,
+                extra=extra, within=within,
             )  # fmt: skip
             scores = fitness.components(result.arch)
         else:
@@ -289,6 +305,16 @@ def _truth(
         load_standing(space, path, column),
         f"compared with {column} of {path} (found under the data folder; --no-benchmark skips)",
     )
+
+
+def table_archs(truth: Standing | None) -> list[str]:
+    """The architectures of the benchmark table that have a value (``--within-benchmark``)."""
+    if truth is None:
+        raise TrainfreeError(
+            "--within-benchmark needs a benchmark table: --benchmark FILE --target COLUMN, or "
+            "the space's table under $TRAINFREE_DATA (not with --no-benchmark)"
+        )
+    return [arch for arch, value in truth.by_arch.items() if not math.isnan(value)]
 
 
 def _pruning(

@@ -10,6 +10,24 @@ with the built network).
 :class:`MacroNetwork` keeps the searchable layers in one ``nn.Sequential`` named ``blocks``,
 and the stem and head as plain modules, so that proxies that look for "the blocks" of a network
 (InTrain's ``layers="blocks"``) find exactly the searchable layers.
+
+**Cell-space sizes on block networks.** Proxies that score a smaller copy of the network ask
+for it with cell-space size keywords (``ProxySpec.build_overrides``): TE-NAS's NTK condition
+number (``tenas_ntk``: ``C=3, N=1``) and linear regions (``tenas_lr``: ``C=1, N=1, depth=1,
+stem=False, in_channels=1``), sizes of NAS-Bench-201's network (Chen, Gong & Wang, ICLR 2021,
+``model_config`` / ``model_config_thin``). Every macro space's ``build`` reads them as follows
+(:data:`CELL_SIZES`; a choice, since the paper defines them for cells only):
+
+* ``C``: every width of the network (stem, blocks, head; the input channels excepted) times
+  ``C / 16``, NAS-Bench-201's full ``C`` (rounded, at least 1): the same fraction of the
+  full-size network TE-NAS uses on NAS-Bench-201. Equal widths stay equal, and at ``C`` 1 and 3
+  no two different widths of a stride-1 layer merge in these spaces, so the thin copy keeps the
+  network's shortcuts and expansion-free layers.
+* ``in_channels``: the stem's input channels, as in every space (1 for the linear-region crops).
+* ``N``, ``depth`` and ``stem`` are ignored: a cell network's depth (``N`` cells per stage, the
+  first ``depth`` cells) repeats one searched cell, whereas every layer of a block network is
+  searched, so all of them are kept; the fixed stem is kept as the place where ``in_channels``
+  enters.
 """
 
 from __future__ import annotations
@@ -20,7 +38,7 @@ import itertools
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 import torch
@@ -310,26 +328,64 @@ def plan_complexity(
     return total
 
 
+#: Cell-space size keywords every macro ``build`` accepts (module docstring): ``C`` scales the
+#: widths by ``C / FULL_C`` (NAS-Bench-201's full ``C``), the others are ignored.
+CELL_SIZES: tuple[str, ...] = ("C", "N", "depth", "stem")
+FULL_C = 16
+#: Fields of the piece specs that are channel numbers (a piece's input ``c_in`` excepted).
+_WIDTHS = ("hidden", "mid", "c_out", "squeeze", "c_last")
+
+
+def scale_widths(plan: Plan, factor: float) -> Plan:
+    """``plan`` with every width times ``factor`` (rounded, at least 1; 0, "none", stays 0),
+    the network's input channels unchanged. Each piece's input width is the width its
+    predecessor outputs, scaled the same way, so the pieces still fit together."""
+
+    def scaled(width: int) -> int:
+        return max(1, round(width * factor)) if width else 0
+
+    def piece(spec: Piece, keep_input: bool) -> Piece:
+        names = [f.name for f in fields(spec)]  # type: ignore[arg-type]
+        changes = {k: scaled(getattr(spec, k)) for k in _WIDTHS if k in names}
+        if not keep_input:
+            changes["c_in"] = scaled(spec.c_in)  # type: ignore[attr-defined]
+        return replace(spec, **changes)  # type: ignore[type-var]
+
+    return Plan(
+        piece(plan.stem, True), tuple(piece(b, False) for b in plan.blocks), piece(plan.head, False)
+    )
+
+
 def network_builder(plan: Callable[..., Plan]) -> Callable[..., nn.Module]:
     """A ``build`` method that returns ``MacroNetwork(plan(arch, **keywords))`` and has
-    ``plan``'s signature, so its keywords are the space's size keywords (``size_options``)."""
+    ``plan``'s signature, so its keywords are the space's size keywords (``size_options``);
+    it also takes the cell-space sizes of :data:`CELL_SIZES` (TE-NAS's thin networks)."""
 
     signature = inspect.signature(plan)
     known = [k for k in list(signature.parameters)[1:] if k not in ("num_classes", "in_channels")]
 
     def build(self: SearchSpace, arch: str, **keywords: Any) -> nn.Module:
+        cell = {k: keywords.pop(k) for k in CELL_SIZES if k in keywords}
         for key in keywords:
             if key not in signature.parameters or key == "arch":
                 raise TrainfreeError(
                     f"space {self.name!r} has no build keyword {key!r} (sizes: {', '.join(known)})"
                 )
-        return MacroNetwork(plan(arch, **keywords))
+        planned = plan(arch, **keywords)
+        if "C" in cell:
+            check_positive(self.name, C=cell["C"])
+            planned = scale_widths(planned, cell["C"] / FULL_C)
+        return MacroNetwork(planned)
 
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     build.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[self_param, *signature.parameters.values()], return_annotation=nn.Module
     )
-    build.__doc__ = f"``MacroNetwork(plan(arch, **keywords))``, where ``plan``: {plan.__doc__}"
+    build.__doc__ = (
+        f"``MacroNetwork(plan(arch, **keywords))``, widths times ``C / {FULL_C}`` with the "
+        f"cell-space keyword ``C`` (``N``, ``depth``, ``stem`` ignored), where ``plan``: "
+        f"{plan.__doc__}"
+    )
     return build
 
 
