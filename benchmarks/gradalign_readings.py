@@ -173,14 +173,20 @@ def reading_values(rows: list[dict], size: int) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
-def binned(x: np.ndarray, y: np.ndarray, size: np.ndarray, bins: int) -> float:
-    """Mean Spearman of ``x`` with ``y`` inside quantile bins of ``size`` (bins with >= 10)."""
+def size_bins(size: np.ndarray, bins: int) -> np.ndarray:
+    """Index of each value's quantile bin of ``size`` (``bins`` bins)."""
     edges = np.quantile(size, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, size, side="right") - 1, 0, bins - 1)
+    return np.clip(np.searchsorted(edges, size, side="right") - 1, 0, bins - 1)
+
+
+def binned(x: np.ndarray, y: np.ndarray, size: np.ndarray, bins: int, min_size: int = 10) -> float:
+    """Mean Spearman of ``x`` with ``y`` inside quantile bins of ``size`` (bins with at least
+    ``min_size`` members where neither ``x`` nor ``y`` is constant)."""
+    which = size_bins(size, bins)
     rhos = []
     for b in range(bins):
         pick = which == b
-        if pick.sum() >= 10 and np.ptp(x[pick]) > 0 and np.ptp(y[pick]) > 0:
+        if pick.sum() >= min_size and np.ptp(x[pick]) > 0 and np.ptp(y[pick]) > 0:
             rhos.append(spearmanr(x[pick], y[pick]).statistic)
     return float(np.mean(rhos)) if rhos else math.nan
 

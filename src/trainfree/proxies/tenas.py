@@ -18,7 +18,8 @@ BatchNorm then uses per-sample statistics), a much cheaper approximation.
   launcher silently keeps PyTorch's default: VITA-Group/TENAS, ``prune_launch.py``).
 * Network size: the official code computes κ on the NB201 network at ``C=3, N=1`` (its
   ``model_config``), not on the C=16, N=5 evaluation network; the harness asks the
-  space for that size through ``build_overrides`` (cell spaces; an MLP ignores it). The exact
+  space for that size through ``build_overrides`` (cell spaces; block spaces scale every width by
+  C/16, see :mod:`trainfree.spaces.macro`; an MLP ignores it). The exact
   coupled NTK costs ``B`` backward passes of the whole batch: at full size that was 121 s per
   architecture on a 2-core CPU (3 repeats), against a few seconds at ``C=3, N=1``.
 
