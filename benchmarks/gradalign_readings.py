@@ -196,7 +196,7 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
     rxy = spearmanr(x, y).statistic
     rxz = spearmanr(x, z).statistic
     ryz = spearmanr(y, z).statistic
-    if abs(rxz) >= 1.0:  # x ranks as z does: nothing left to correlate
+    if abs(rxz) >= 1.0 - 1e-12:  # x ranks as z does: nothing left to correlate
         return math.nan
     return float((rxy - rxz * ryz) / math.sqrt((1 - rxz**2) * (1 - ryz**2)))
 

@@ -7,6 +7,9 @@ convergence; variant I scores their alignment, variant II the determinant of the
 theory this line of work builds on: a larger smallest eigenvalue, faster convergence). No
 official code and no paper body were available, so the exact formulas are not known: every open
 point below is a documented choice, made by measurement (table below) and kept as an option.
+The defaults were chosen on NAS-Bench-201 and do not transfer to NAS-Bench-101: there (182
+cells, full-size network, nothing re-tuned) they reach Spearman +0.26 (``gradalign``) and +0.37
+(``gradalign_det``) against +0.64 for #params (BENCHMARKS.md).
 
 Engine. Per-sample cross-entropy gradients ``g_i`` (``vmap(grad)``,
 :func:`~trainfree.proxies.functional.per_sample_grad_blocks`; one block per parameter tensor) of
