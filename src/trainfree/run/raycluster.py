@@ -50,6 +50,15 @@ def free_port(host: str = LOOPBACK) -> int:
         return probe.getsockname()[1]
 
 
+def listening(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` now."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 class LoopbackCluster:
     """``nodes`` Ray nodes of ``cpus`` CPUs each on ``host`` (a loopback address), under ``root``.
 
@@ -137,14 +146,17 @@ class LoopbackCluster:
         return sorted(pid for pid in ours if name is None or table[pid][0] == name)
 
     def stop(self, timeout: float = 30) -> None:
-        """Kill every process of every node (SIGKILL) and wait until they are gone, so their
-        ports are closed when this returns."""
+        """Kill every process of every node (SIGKILL) and wait until they are gone and the
+        head's port refuses connections (a driver then fails at once instead of retrying Ray's
+        connection for minutes)."""
         nodes = range(len(self._groups))
         for pid in [pid for node in nodes for pid in self.pids(node)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + timeout
-        while any(self.pids(node) for node in nodes) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+            any(self.pids(node) for node in nodes) or listening(self.host, self.port)
+        ):
             time.sleep(0.05)
         self._groups.clear()
 
