@@ -31,8 +31,25 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
 @torch.no_grad()
+def _channels_last(model: nn.Module) -> bool:
+    return any(
+        p.dim() == 4
+        and not p.is_contiguous()
+        and p.is_contiguous(memory_format=torch.channels_last)
+        for p in model.parameters()
+    )
+
+
 def apply_init(model: nn.Module, scheme: str) -> nn.Module:
-    """Initialise ``model`` in place with the named scheme and return it."""
+    """Initialise ``model`` in place with the named scheme and return it.
+
+    The weights are drawn in the default layout whatever ``model``'s: random fills follow memory
+    order, so a channels-last model gets the same weights as a contiguous one (and keeps its
+    layout)."""
+    if _channels_last(model):
+        model.to(memory_format=torch.contiguous_format)
+        apply_init(model, scheme)
+        return model.to(memory_format=torch.channels_last)
     weight_init = INITS.get(scheme)
     for module in model.modules():
         if weight_init is None:

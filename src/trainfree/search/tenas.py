@@ -240,8 +240,8 @@ class _Indicators:
         )
         if weights:
             torch.manual_seed(seed)
-            self._init(self.ntk_net, self.inits[0])
-            self._init(self.lr_net, self.inits[1])
+            apply_init(self.ntk_net, self.inits[0])
+            apply_init(self.lr_net, self.inits[1])
         batch = batch.to(self.device)
         if self.channels_last:
             batch = batch.channels_last()
@@ -249,17 +249,7 @@ class _Indicators:
 
     def _reinit(self, net: nn.Module, init: str, seed: int) -> None:
         torch.manual_seed(seed)
-        self._init(net, init)
-
-    def _init(self, net: nn.Module, init: str) -> None:
-        """Draw ``net``'s weights in the default layout (random fills follow memory order), so
-        a channels-last NTK supernet gets the same weights as a contiguous one."""
-        if self.channels_last and net is self.ntk_net:
-            net.to(memory_format=torch.contiguous_format)
-            apply_init(net, init)
-            net.to(memory_format=torch.channels_last)
-        else:
-            apply_init(net, init)
+        apply_init(net, init)
 
     def _kappa(self, masks: Sequence[torch.Tensor], batch: Batch) -> float:
         set_masks(self.ntk_net, masks)
