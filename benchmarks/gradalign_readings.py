@@ -10,6 +10,10 @@ per-tensor Gram matrices, for each convolution/linear weight on its own and for 
 gradients (weights only, all parameters), and appended to a JSONL file (one line per
 architecture and dataset; a rerun skips what is there, so it resumes).
 
+``--space nb101`` measures and reports NASLib's 292 NAS-Bench-101 cells instead (full-size
+network, CIFAR-10, target ``cifar10/val_accuracy``; ``--datasets cifar10``), in the order of
+``gradalign_nb101.py order``.
+
 ``report``: Spearman of every reading with the 200-epoch test accuracy on a selection prefix
 (``--select``, default the first 200 architectures) and on the rest, per dataset, with
 #params and FLOPs, the Spearman of each reading with #params and the mean Spearman with accuracy
@@ -69,6 +73,7 @@ DET = {
 }
 READINGS = (*ALIGN, *DET)
 TARGET = "{}_test_200ep"
+NB101_TARGET = "cifar10/val_accuracy"
 
 
 def readings(gram) -> dict[str, float] | None:
@@ -124,10 +129,19 @@ def done(out: Path) -> set[tuple[str, str]]:
 
 
 def sample(args: argparse.Namespace):
-    space = get_space("nb201")
+    """The space, its accuracy table and the fixed sample in order (NB201: the 1000-architecture
+    sample; NB101: NASLib's 292 distinct cells in the order of ``gradalign_nb101.py order``)."""
+    space = get_space(args.space)
+    if args.space == "nb101":
+        table = load_benchmark(args.data_dir / "nb101" / "naslib_zc_nasbench101.json", space)
+        return space, table, table.sample(len(table), seed=0)
     table = load_benchmark(args.data_dir / "nb201" / "nb201_accuracy.csv", space)
     archs = table.sample(1000, seed=0, target=TARGET.format("cifar10"))
     return space, table, archs
+
+
+def target(args: argparse.Namespace, dataset: str) -> str:
+    return NB101_TARGET if args.space == "nb101" else TARGET.format(dataset)
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -245,7 +259,7 @@ def report(args: argparse.Namespace) -> None:
             columns = {}
             for dataset in args.datasets:
                 picked = [by_dataset[dataset][a] for a in chosen]
-                acc = np.array([table.lookup(a, TARGET.format(dataset)) for a in chosen])
+                acc = np.array([table.lookup(a, target(args, dataset)) for a in chosen])
                 size_ = np.array([r["params"] for r in picked], dtype=float)
                 values = reading_values(picked, size)
                 values["params"] = size_
@@ -281,6 +295,12 @@ def main() -> None:
         help="JSONL file (measure: one per process; report: any number)",
     )
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument(
+        "--space",
+        choices=("nb201", "nb101"),
+        default="nb201",
+        help="nb101: NASLib's 292 cells, cifar10/val_accuracy (use --datasets cifar10)",
+    )
     parser.add_argument("--dataset", default="cifar10", choices=("cifar10", "cifar100"))
     parser.add_argument("--datasets", type=lambda s: s.split(","), default=["cifar10", "cifar100"])
     parser.add_argument(

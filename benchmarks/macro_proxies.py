@@ -205,9 +205,10 @@ def corr(
     image_size: int | None,
     store: ResultStore | None,
     stored_only: bool,
+    skip: int = 0,
 ) -> None:
     targets = _targets(space_name)
-    archs = random.Random(seed).sample(sorted(targets), n)
+    archs = random.Random(seed).sample(sorted(targets), n)[skip:]
     config = IMAGENET if space_name == "mnasnet" else CIFAR
     if image_size:
         config = replace(config, image_size=image_size)
@@ -225,7 +226,7 @@ def corr(
     canonical = [space.canonical(a) for a in archs]
     for proxy in proxies:
         columns[proxy] = report.values(proxy, canonical)
-    print(f"{space_name}: {n} architectures (seed {seed}) of the table")
+    print(f"{space_name}: architectures {skip + 1}-{n} of the table's sample (seed {seed})")
     print("| score | n | Spearman | Kendall | seconds/arch | params / MACs Spearman, same n |")
     print("|---|---:|---:|---:|---:|---|")
     params, macs = columns["params (benchmark count)"], columns["MACs (benchmark count)"]
@@ -250,6 +251,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, help="corr: override the input size")
     parser.add_argument(
+        "--skip", type=int, default=0, help="corr: leave out the sample's first N (held-out rows)"
+    )
+    parser.add_argument(
         "--stored-only", action="store_true", help="corr: only read --store, score nothing"
     )
     parser.add_argument("--store", type=Path, help="SQLite result store (resumable)")
@@ -267,7 +271,16 @@ def main() -> None:
     elif args.part == "cost":
         cost(proxies, args.n, args.seed, args.max_batch, args.limit, args.results)
     else:
-        corr(args.space, proxies, args.n, args.seed, args.image_size, store, args.stored_only)
+        corr(
+            args.space,
+            proxies,
+            args.n,
+            args.seed,
+            args.image_size,
+            store,
+            args.stored_only,
+            args.skip,
+        )
 
 
 if __name__ == "__main__":

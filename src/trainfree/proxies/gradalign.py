@@ -76,6 +76,11 @@ cosine and the network-wide readings rank worse or flip between datasets), varia
 signal at fixed size (partial column; Spearman inside five #params bins .69 / .61 and
 .76 / .69, #params itself .15 / .10), so they are not a size proxy in disguise.
 
+They do not transfer to NAS-Bench-101 (held out, nothing tuned there; BENCHMARKS.md): Spearman
++0.26 (I) / +0.37 (II) on 182 of NASLib's cells against #params' +0.64, and no reading of the
+family reaches the NB201 levels there (the best, per-layer ``logmin``, +0.63 on 100 cells, level
+with #params and 0.78 correlated with it).
+
 Old defaults on the 1000 architectures: ``gradalign`` (mean cosine to the raw mean gradient, all
 parameters, network) -0.413 (CIFAR-10) / +0.311 (CIFAR-100), ``gradalign_det`` (``-log det``)
 -0.738 / -0.698. Both old readings remain reachable:
