@@ -30,3 +30,9 @@ def test_swap_reg_prior() -> None:
     )
     with pytest.raises(TrainfreeError):
         regular_factor(10, mu=1.0, sigma=0.0)
+
+
+def test_swap_refuses_a_network_without_relu() -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 8), torch.nn.GELU())
+    with pytest.raises(TrainfreeError, match="calls no ReLU"):
+        score("swap", model, make_batch())

@@ -11,7 +11,8 @@ On a copy of the network re-initialised with N(0, 1) weights (the official
 
 The official code hooks only ReLUs with 4-D inputs (a CNN); here every ReLU counts, so MLPs get a
 score too (for CNNs whose classifier has no ReLU the two coincide). The official script averages
-32 re-initialisations; use the harness's ``repeats`` for that. A network without ReLUs scores 0.
+32 re-initialisations; use the harness's ``repeats`` for that. A network without ReLUs is an
+error, not a score.
 
 ``swap_reg`` multiplies by the parameter-count prior of the paper's regularised SWAP-Score,
 ``exp(−(P − μ)² / σ)``, where the official ``cal_regular_factor`` measures P in thousands of
@@ -45,11 +46,17 @@ def count_patterns(activations: torch.Tensor) -> int:
 
 @torch.no_grad()
 def activation_matrix(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """Post-ReLU outputs of ``inputs`` concatenated per sample, (N, U); U = 0 without ReLUs."""
+    """Post-ReLU outputs of ``inputs`` concatenated per sample, (N, U).
+
+    A network without ReLU calls has no activation pattern to count: a :class:`TrainfreeError`
+    says so (rather than a score of 0 that would rank it last)."""
     with record_outputs(model, is_relu) as records:
         model(inputs)
     if not records:
-        return inputs.new_zeros(len(inputs), 0)
+        raise TrainfreeError(
+            "swap counts ReLU activation patterns, and this network calls no ReLU "
+            "(choose a proxy that does not rely on ReLUs, e.g. zico or synflow)"
+        )
     return torch.cat([out.reshape(len(inputs), -1) for _, out in records], dim=1)
 
 
