@@ -239,3 +239,28 @@ def test_an_mlp_is_scored_on_a_tabular_dataset():
     result = score_arch(mlp, "mlp:16|relu|default", "grad_norm", config)
     assert len(result.values) == 2 and math.isfinite(result.value)
     assert result.values[0] != result.values[1]  # repeat r: seed + r for weights and rows
+
+
+def test_synthetic_data_takes_the_space_s_own_input():
+    """ImageNet spaces are scored on 224x224 inputs and 1000 classes on synthetic data; an
+    explicit value and a proxy's own size still win; CIFAR spaces and real data are unchanged."""
+    mnasnet, nb201 = get_space("mnasnet"), get_space("nb201")
+    synthetic = ScoreConfig(dataset="synthetic").for_space(mnasnet)
+    assert synthetic.for_space(mnasnet) == synthetic
+    resolved = synthetic.resolve(get_proxy("synflow"))
+    assert (resolved.image_size, resolved.num_classes) == (224, 1000)
+    assert synthetic.resolve(get_proxy("intrain")).image_size == 64  # InTrain's own input
+    explicit = ScoreConfig(dataset="synthetic", image_size=32, num_classes=10).for_space(mnasnet)
+    assert (explicit.resolve(get_proxy("synflow")).image_size, explicit.num_classes) == (32, 10)
+    for config in (
+        ScoreConfig(dataset="synthetic").for_space(nb201),
+        ScoreConfig().for_space(mnasnet),
+    ):
+        resolved = config.resolve(get_proxy("synflow"))
+        assert (resolved.image_size, resolved.num_classes) == (None, None)
+    report = score_many("mnasnet[width_mult=0.25]", [mnasnet.sample(1, seed=0)[0]], ["l2_norm"],
+                        ScoreConfig(dataset="synthetic"))  # fmt: skip
+    assert (report.results[0].config.image_size, report.results[0].config.num_classes) == (
+        224,
+        1000,
+    )

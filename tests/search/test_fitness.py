@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from search_archs import conv3x3_count, nb201_ops
 
+from trainfree.errors import TrainfreeError
 from trainfree.proxies import PROXIES, get_proxy
 from trainfree.proxies.ensemble import rank_aggregate
 from trainfree.run.scoring import ScoreConfig
@@ -55,3 +56,13 @@ def test_ensemble_fitness_is_relative_to_history(nb201, fake_scores):
     assert np.allclose(fit.values(archs), expected)
     assert first == 2.0  # alone in the history: dense rank 1 for each of the two proxies
     assert fit.evaluations == 6 and len(fake_scores) == 12
+
+
+def test_a_proxy_failure_is_one_trainfree_error(nb201, monkeypatch):
+    def broken(space, arch, proxies, config):
+        raise ValueError("Expected more than 1 value per channel when training")
+
+    monkeypatch.setattr(fitness_module, "score_proxies", broken)
+    arch = nb201.sample(1, seed=0)[0]
+    with pytest.raises(TrainfreeError, match=r"params failed on .*ValueError: Expected more"):
+        Fitness(nb201, "params", ScoreConfig())(arch)

@@ -118,6 +118,7 @@ def score_many(
     """
     space_obj = get_space(space)
     space = space_obj.name  # a variant's canonical name keys its scores
+    config = config.for_space(space_obj)
     proxies = objectives_of(proxies)
     report = RunReport()
     for arch in archs:
@@ -177,9 +178,7 @@ def _collect(
             progress(outcome)
 
 
-def _aggregate_ensembles(
-    report: RunReport, archs: list[str], proxies: Sequence[Objective]
-) -> None:
+def _aggregate_ensembles(report: RunReport, archs: list[str], proxies: Sequence[Objective]) -> None:
     for ensemble in (p for p in proxies if p.is_ensemble):
         columns = {name: report.values(name, archs) for name in ensemble.components}
         complete = np.all([np.isfinite(v) for v in columns.values()], axis=0)

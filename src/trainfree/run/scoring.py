@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainfree.data import Batch, make_batch
+from trainfree.data import Batch, get_dataset_info, make_batch
 from trainfree.errors import TrainfreeError
 from trainfree.init import apply_init
 from trainfree.proxies import compute_proxy, get_proxy
@@ -32,6 +32,7 @@ from trainfree.proxies.functional import sharing
 from trainfree.spaces import SearchSpace
 
 DEFAULT_BATCH_SIZE = 64
+SYNTHETIC = "synthetic"
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 
@@ -62,6 +63,11 @@ class ScoreConfig:
     init: str | None = None
     device: str = "cpu"
     memory_format: str = "auto"
+    #: The space's own input where it differs from the synthetic dataset's 32x32 and 10 classes
+    #: (``mnasnet``: 224x224, 1000 classes); set by :meth:`for_space`, used by synthetic data only,
+    #: after an explicit value and the proxy's own (InTrain's 64x64 stays 64).
+    space_image_size: int | None = None
+    space_num_classes: int | None = None
 
     def __post_init__(self) -> None:
         if self.memory_format not in MEMORY_FORMATS:
@@ -73,6 +79,19 @@ class ScoreConfig:
                 raise TrainfreeError(f"{name.replace('_', '-')} must be a positive integer")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise TrainfreeError("device 'cuda' requested but no CUDA device is available")
+
+    def for_space(self, space: SearchSpace) -> ScoreConfig:
+        """This config with ``space``'s natural input for synthetic data (idempotent): an
+        ImageNet space is scored on 224x224 inputs and 1000 classes unless told otherwise."""
+        if self.dataset != SYNTHETIC:
+            return self
+        info = get_dataset_info(SYNTHETIC)
+        size, classes = space.default_image_size, space.default_num_classes
+        return replace(
+            self,
+            space_image_size=size if size != info.image_size else None,
+            space_num_classes=classes if classes != info.num_classes else None,
+        )
 
     def layout(self, spec: ProxySpec) -> str:
         """The memory format ``spec`` runs with: ``"channels_last"`` or ``"contiguous"``."""
@@ -89,8 +108,8 @@ class ScoreConfig:
         return ResolvedConfig(
             dataset=self.dataset,
             batch_size=self.batch_size or spec.batch_size or DEFAULT_BATCH_SIZE,
-            image_size=self.image_size or spec.image_size,
-            num_classes=self.num_classes,
+            image_size=self.image_size or spec.image_size or self.space_image_size,
+            num_classes=self.num_classes or self.space_num_classes,
             init=self.init or spec.default_init,
             seed=self.seed,
             repeats=self.repeats or spec.repeats,
@@ -175,6 +194,7 @@ def prepare(
     """The initialised network and the batch that repeat ``repeat`` of :func:`score_arch` scores
     ``arch`` (canonical form) on with ``spec``: :func:`build_network` on :func:`make_batch`'s
     batch, both seeded with ``seed + repeat``."""
+    config = config.for_space(space)
     resolved = config.resolve(spec)
     seed = resolved.seed + repeat
     batch = make_batch(
@@ -234,6 +254,7 @@ def score_group(
     modified). ``seconds`` of a result is the time spent on that proxy, the network's
     preparation and any shared intermediate counted to the first proxy that needed them.
     """
+    config = config.for_space(space)
     specs = [get_proxy(name) for name in proxies]
     if not specs or len({preparation(spec, config) for spec in specs}) != 1:
         raise TrainfreeError("score_group needs proxies of one preparation (group_by_preparation)")

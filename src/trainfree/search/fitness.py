@@ -109,7 +109,15 @@ class Fitness(CachedFitness):
 
     def _evaluate(self, arch: str) -> dict[str, float]:
         if self.store is None:
-            results = score_proxies(self.space, arch, self.proxies, self.config)
+            try:
+                results = score_proxies(self.space, arch, self.proxies, self.config)
+            except TrainfreeError:
+                raise
+            except Exception as exc:  # a proxy's own failure: one line, as with a store
+                proxies = "+".join(self.proxies)
+                raise TrainfreeError(
+                    f"{proxies} failed on {arch}: {type(exc).__name__}: {exc}"
+                ) from exc
             return {p: results[p].value for p in self.proxies}
         report = score_many(self.space.name, [arch], self.proxies, self.config, store=self.store)
         if report.interrupted:
