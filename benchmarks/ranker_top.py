@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from trainfree.data import default_data_dir
+from trainfree.evaluate.standing import Standing
 from trainfree.evaluate.tables import load_benchmark
 from trainfree.proxies.ensemble import parse_objective
 from trainfree.run.runner import score_many
@@ -43,7 +44,8 @@ def main() -> None:
 
     space = get_space("nb201")
     table = load_benchmark(default_data_dir() / "nb201" / "nb201_accuracy.csv", space)
-    accuracy = dict(zip(table.archs, table.values(args.target), strict=True))
+    truth = Standing.of(table, args.target)
+    accuracy = truth.by_arch
     sample = table.sample(FIXED_SAMPLE, seed=0)
     best = sorted(accuracy, key=accuracy.__getitem__, reverse=True)[: args.top]
     added = [space.canonical(a) for a in args.arch]
@@ -57,16 +59,15 @@ def main() -> None:
     scores = {c: report.values(c, pool) for c in objective.components}
     order = np.argsort(-objective.combine(scores), kind="stable")
     rank = {pool[i]: r + 1 for r, i in enumerate(order)}
-    where = {a: "sample" if a in set(sample) else "added" for a in pool}
+    sampled = set(sample)
 
     print(f"{args.ranker} over {len(pool)} cells ({FIXED_SAMPLE} sampled + the table's best "
           f"{args.top} + {len(added)} given), {args.target}")  # fmt: skip
     print("\n| ranker's rank | accuracy | table rank | in | cell |\n|---:|---:|---:|---|---|")
-    table_rank = {a: r + 1 for r, a in enumerate(sorted(accuracy, key=accuracy.__getitem__,
-                                                        reverse=True))}  # fmt: skip
     shown = [pool[i] for i in order[: args.show]]
     for arch in dict.fromkeys([*shown, *added]):
-        print(f"| {rank[arch]} | {accuracy[arch]:.2f} | {table_rank[arch]} | {where[arch]} "
+        where = "sample" if arch in sampled else "added"
+        print(f"| {rank[arch]} | {accuracy[arch]:.2f} | {truth.standing(arch)['rank']} | {where} "
               f"| `{arch}` |")  # fmt: skip
     ranks = sorted(rank[a] for a in best)
     print(f"\nThe table's best {args.top} (accuracy {accuracy[best[-1]]:.2f}-"

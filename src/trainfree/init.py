@@ -30,7 +30,6 @@ INITS.add("orthogonal", nn.init.orthogonal_)
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
-@torch.no_grad()
 def _channels_last(model: nn.Module) -> bool:
     return any(
         p.dim() == 4
@@ -40,6 +39,7 @@ def _channels_last(model: nn.Module) -> bool:
     )
 
 
+@torch.no_grad()
 def apply_init(model: nn.Module, scheme: str) -> nn.Module:
     """Initialise ``model`` in place with the named scheme and return it.
 
